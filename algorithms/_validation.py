@@ -1,0 +1,211 @@
+"""Parameter tables and input checks shared by every algorithm.
+
+Every plug-in is a frozen keyword-only dataclass with a class attribute ``PARAMETERS`` mapping
+each field name to a constraint. ``validate_parameters`` runs in ``__post_init__`` and is the only
+thing a constructor does.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+#: Utilization above this is taken for a percentage by mistake. Requested load may exceed 1.0
+#: (over-subscribed hosts), so the check is deliberately loose.
+MAX_UTILIZATION_FRACTION = 10.0
+
+
+class ParameterError(ValueError):
+    """A plug-in parameter is outside its accepted range or set."""
+
+
+class InputError(ValueError):
+    """An input array has the wrong shape, dtype or values."""
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A numeric range; ``kind`` is ``"int"`` or ``"float"``."""
+
+    kind: str
+    low: float
+    high: float
+    closed: str = "both"  # "both", "left", "right" or "neither"
+
+    def accepts(self, value: Any) -> bool:
+        if isinstance(value, bool):
+            return False
+        if self.kind == "int":
+            if not isinstance(value, int | np.integer):
+                return False
+        elif not isinstance(value, int | float | np.integer | np.floating):
+            return False
+        if isinstance(value, float | np.floating) and math.isnan(value):
+            return False
+        low_ok = value >= self.low if self.closed in ("both", "left") else value > self.low
+        high_ok = value <= self.high if self.closed in ("both", "right") else value < self.high
+        return bool(low_ok and high_ok)
+
+    def describe(self) -> str:
+        left = "[" if self.closed in ("both", "left") else "("
+        right = "]" if self.closed in ("both", "right") else ")"
+        name = "an int" if self.kind == "int" else "a float"
+
+        def fmt(x: float) -> str:
+            if math.isinf(x):
+                return "inf" if x > 0 else "-inf"
+            return str(int(x)) if self.kind == "int" else str(float(x))
+
+        return f"{name} in {left}{fmt(self.low)}, {fmt(self.high)}{right}"
+
+
+@dataclass(frozen=True)
+class Options:
+    """One of a fixed set of values."""
+
+    values: tuple[Any, ...]
+
+    def accepts(self, value: Any) -> bool:
+        return any(value == v and type(value) is type(v) for v in self.values)
+
+    def describe(self) -> str:
+        return "one of {" + ", ".join(repr(v) for v in self.values) + "}"
+
+
+@dataclass(frozen=True)
+class Nullable:
+    """``None`` or a value accepted by ``inner``."""
+
+    inner: Interval | Options
+
+    def accepts(self, value: Any) -> bool:
+        return value is None or self.inner.accepts(value)
+
+    def describe(self) -> str:
+        return f"None or {self.inner.describe()}"
+
+
+@dataclass(frozen=True)
+class Sequence:
+    """A non-empty tuple whose items are accepted by ``item``; optionally strictly increasing."""
+
+    item: Interval
+    increasing: bool = False
+
+    def accepts(self, value: Any) -> bool:
+        if not isinstance(value, tuple | list) or len(value) == 0:
+            return False
+        if not all(self.item.accepts(v) for v in value):
+            return False
+        return not self.increasing or all(a < b for a, b in zip(value, value[1:], strict=False))
+
+    def describe(self) -> str:
+        order = " strictly increasing" if self.increasing else ""
+        return f"a non-empty{order} sequence of {self.item.describe().removeprefix('a ')}s"
+
+
+Constraint = Interval | Options | Nullable | Sequence
+
+
+def validate_parameters(obj: Any) -> None:
+    """Check every field of ``obj`` against ``type(obj).PARAMETERS``.
+
+    Raises
+    ------
+    ParameterError
+        ``The 'safety' parameter of MadDetector must be a float in (0, inf). Got -1.0 instead.``
+    """
+    owner = type(obj).__name__
+    table: dict[str, Constraint] = type(obj).PARAMETERS
+    names = {f.name for f in fields(obj)}
+    if set(table) != names:
+        raise TypeError(f"{owner}.PARAMETERS does not match its fields: {sorted(table)} vs {sorted(names)}")
+    for name, constraint in table.items():
+        value = getattr(obj, name)
+        if not constraint.accepts(value):
+            hint = ""
+            if isinstance(constraint, Interval) and isinstance(value, int | float) and constraint.high <= 1.0:
+                if 1.0 < value <= 100.0:
+                    hint = f" It looks like a percentage; pass {value / 100:g}."
+            raise ParameterError(
+                f"The {name!r} parameter of {owner} must be {constraint.describe()}. Got {value!r} instead.{hint}"
+            )
+
+
+def check_history(
+    utilization: ArrayLike, n_valid: ArrayLike, *, owner: str, name: str = "utilization"
+) -> tuple[NDArray[np.float64], NDArray[np.intp]]:
+    """Validate a right-aligned, left-NaN-padded history batch.
+
+    Parameters
+    ----------
+    utilization : array of shape (n_rows, window)
+        Utilization as a fraction of capacity, oldest to newest; the newest ``n_valid[i]`` values
+        of row ``i`` are valid, the rest is padding (NaN by convention, never read).
+    n_valid : int array of shape (n_rows,)
+
+    Returns
+    -------
+    utilization : float64 array of shape (n_rows, window)
+        The input, not copied when already float64 (never written to).
+    n_valid : intp array of shape (n_rows,)
+    """
+    u = np.asarray(utilization)
+    if u.ndim != 2:
+        raise InputError(f"{owner}: {name} must be a 2-D array (n_hosts, window); got shape {u.shape}")
+    if u.dtype.kind not in "fiu":
+        raise InputError(f"{owner}: {name} must be numeric; got dtype {u.dtype}")
+    u = u.astype(np.float64, copy=False)
+    n = np.asarray(n_valid)
+    if n.shape != (u.shape[0],):
+        raise InputError(f"{owner}: n_valid must have shape ({u.shape[0]},) to match {name}; got {n.shape}")
+    if n.size and n.dtype.kind not in "iu":
+        raise InputError(f"{owner}: n_valid must be integers; got dtype {n.dtype}")
+    n = n.astype(np.intp, copy=False)
+    if n.size and (n.min() < 0 or n.max() > u.shape[1]):
+        bad = int(n[(n < 0) | (n > u.shape[1])][0])
+        raise InputError(f"{owner}: n_valid must be in [0, {u.shape[1]}] (the window); got {bad}")
+    valid = valid_mask(u.shape, n)
+    vals = u[valid]
+    if vals.size:
+        if not np.isfinite(vals).all():
+            raise InputError(f"{owner}: {name} has NaN or inf inside the valid part of a row")
+        low, high = vals.min(), vals.max()
+        if low < 0:
+            raise InputError(f"{owner}: {name} must be a fraction >= 0; got {low!r}")
+        if high > MAX_UTILIZATION_FRACTION:
+            raise InputError(
+                f"{owner}: {name} must be a fraction in [0, {MAX_UTILIZATION_FRACTION:g}]; "
+                f"got {high!r}, which looks like a percentage"
+            )
+    return u, n
+
+
+def valid_mask(shape: tuple[int, ...], n_valid: NDArray[np.intp]) -> NDArray[np.bool_]:
+    """Boolean mask of shape ``shape`` (n_rows, window): True on the newest ``n_valid`` columns."""
+    window = shape[1]
+    result: NDArray[np.bool_] = np.arange(window)[None, :] >= (window - n_valid)[:, None]
+    return result
+
+
+def check_per_row(
+    value: ArrayLike, n_rows: int, *, owner: str, name: str, low: float = 0.0
+) -> NDArray[np.float64]:
+    """Broadcast a scalar or (n_rows,) array to float64 (n_rows,) and check it is finite and >= low."""
+    a = np.broadcast_to(np.asarray(value, dtype=np.float64), (n_rows,))
+    if a.size and (not np.isfinite(a).all() or a.min() < low):
+        raise InputError(f"{owner}: {name} must be finite and >= {low:g}; got {a[~(a >= low)][:1]}")
+    return a
+
+
+def check_choice(value: Any, choices: Collection[Any], *, owner: str, name: str) -> None:
+    """Raise a ParameterError naming the accepted set when ``value`` is not in ``choices``."""
+    if value not in choices:
+        raise ParameterError(
+            f"The {name!r} parameter of {owner} must be one of {sorted(choices)}. Got {value!r} instead."
+        )

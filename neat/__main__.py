@@ -1,0 +1,3 @@
+from neat.cli import main
+
+main()
