@@ -105,6 +105,8 @@ class VmTable:
         Index of the host each VM runs on; -1 for a VM that must not be chosen.
     cpu_mips : float array of shape (n_vms,)
         Current CPU demand.
+    capacity_mips : float array of shape (n_vms,)
+        The VM's CPU size (its history is a fraction of this).
     ram_mb : float array of shape (n_vms,)
     history : float array of shape (n_vms, window)
         CPU utilization history of each VM, right-aligned, NaN-padded.
@@ -113,6 +115,7 @@ class VmTable:
 
     host: IntArray
     cpu_mips: FloatArray
+    capacity_mips: FloatArray
     ram_mb: FloatArray
     history: FloatArray
     n_valid: IntArray
