@@ -1,0 +1,187 @@
+"""MAD: an adaptive utilization threshold from the median absolute deviation of the history.
+
+The threshold is ``1 - safety * MAD`` over the newest ``window`` values; a host is overloaded iff
+its newest utilization is above it. :class:`SpreadThresholdDetector` holds the rule shared with
+IQR (:mod:`algorithms.overload.iqr`), which differs only in the measure of spread.
+
+References
+----------
+A. Beloglazov and R. Buyya, "Optimal online deterministic algorithms and adaptive heuristics for
+energy and performance efficient dynamic consolidation of virtual machines in cloud data centers",
+Concurrency and Computation: Practice and Experience 24(13), 2012 (MAD, IQR).
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from algorithms._validation import Interval, Nullable, Options
+from algorithms._windows import (
+    Comparison,
+    compare,
+    last_value,
+    median_sorted,
+    newest,
+    nonzero_run,
+    sort_valid,
+    static_fallback,
+)
+from algorithms.base import BoolArray, FloatArray, IntArray, OverloadDetector
+
+HistoryRule = Literal["valid", "nonzero_run"]
+
+#: CloudSim's minimum history for MAD and IQR ("12 has been suggested as a safe value").
+CLOUDSIM_MIN_HISTORY = 12
+
+
+def median_absolute_deviation(block: FloatArray, count: IntArray) -> FloatArray:
+    """``median(|h - median(h)|)`` over the valid part of every row.
+
+    Parameters
+    ----------
+    block : float array of shape (n_rows, k)
+        Right-aligned histories; row ``i`` is valid on its newest ``count[i]`` columns.
+    count : int array of shape (n_rows,)
+
+    Returns
+    -------
+    float array of shape (n_rows,)
+        0.0 for empty rows.
+
+    Examples
+    --------
+    MAD of [1, 1, 2, 2, 4, 6, 9]: median 2, deviations [1, 1, 0, 0, 2, 4, 7], their median 1.0.
+    """
+    ordered = sort_valid(block, count)
+    centre = median_sorted(ordered, count)
+    # The NaN padding stays NaN and sorts to the right again.
+    deviations = np.sort(np.abs(ordered - centre[:, None]), axis=1)
+    return median_sorted(deviations, count)
+
+
+def history_count(u: FloatArray, n_valid: IntArray, rule: HistoryRule) -> IntArray:
+    """How much history a row has, to compare with ``min_history``; shape (n_rows,).
+
+    ``"valid"`` is ``n_valid``. ``"nonzero_run"`` is CloudSim's ``countNonZeroBeginning``: the run
+    of non-zero values counting back from the newest (a quirk: one idle step resets the count).
+    """
+    return n_valid if rule == "valid" else nonzero_run(u, n_valid)
+
+
+def spread_decision(
+    last: FloatArray,
+    has: BoolArray,
+    spread: FloatArray,
+    enough: BoolArray,
+    *,
+    safety: float,
+    comparison: Comparison,
+    fallback_threshold: float | None,
+) -> BoolArray:
+    """The adaptive-threshold rule of MAD and IQR, for all rows at once.
+
+    Parameters
+    ----------
+    last : float array of shape (n_rows,)
+        Newest utilization.
+    has : bool array of shape (n_rows,)
+        The row has at least one value.
+    spread : float array of shape (n_rows,)
+        MAD or IQR of the row's window.
+    enough : bool array of shape (n_rows,)
+        The row has at least the minimum history.
+    safety, comparison, fallback_threshold
+        As in :class:`SpreadThresholdDetector`.
+
+    Returns
+    -------
+    bool array of shape (n_rows,)
+        ``last > 1 - safety * spread`` (``>=`` when inclusive) where ``enough``, else the
+        static fallback.
+    """
+    adaptive = compare(last, 1.0 - safety * spread, comparison)
+    fallback = static_fallback(last, has, fallback_threshold)
+    result: BoolArray = has & ((enough & adaptive) | (~enough & fallback))
+    return result
+
+
+@dataclass(frozen=True, kw_only=True)
+class SpreadThresholdDetector(OverloadDetector):
+    """Overloaded iff ``u[-1] > 1 - safety * spread(newest window values)``.
+
+    Parameters
+    ----------
+    safety : float in (0, inf)
+        Safety parameter s of the paper.
+    window : int >= 1
+        The spread is taken over the newest ``min(n_valid, window)`` values (CloudSim: 30).
+    min_history : int >= 1
+        Below this much history (counted by ``history_rule``) the fallback decides
+        (CloudSim: 12; openstack-neat: its ``limit``).
+    comparison : {"strict", "inclusive"}
+        ``>`` (paper, CloudSim) or ``>=`` (openstack-neat).
+    fallback_threshold : None or float in [0, 1]
+        Without enough history: ``u[-1] > fallback_threshold`` (strict, CloudSim's static
+        threshold 0.7), or never overloaded when None (openstack-neat).
+    history_rule : {"valid", "nonzero_run"}
+        ``"valid"`` counts ``n_valid``; ``"nonzero_run"`` counts the consecutive non-zero values
+        back from the newest, CloudSim's ``MathUtil.countNonZeroBeginning`` quirk.
+
+    Notes
+    -----
+    :meth:`evaluate` takes ``utilization`` of shape (n_hosts, window) and ``n_valid`` of shape
+    (n_hosts,) and returns a bool array of shape (n_hosts,) and ``None`` (stateless). A host
+    without history is never overloaded.
+    """
+
+    PARAMETERS = {  # noqa: RUF012
+        "safety": Interval("float", 0.0, float("inf"), closed="neither"),
+        "window": Interval("int", 1, float("inf")),
+        "min_history": Interval("int", 1, float("inf")),
+        "comparison": Options(("strict", "inclusive")),
+        "fallback_threshold": Nullable(Interval("float", 0.0, 1.0)),
+        "history_rule": Options(("valid", "nonzero_run")),
+    }
+
+    safety: float = 2.5
+    window: int = 30
+    min_history: int = CLOUDSIM_MIN_HISTORY
+    comparison: Comparison = "strict"
+    fallback_threshold: float | None = 0.7
+    history_rule: HistoryRule = "valid"
+
+    @abstractmethod
+    def spread(self, block: FloatArray, count: IntArray) -> FloatArray:
+        """Spread of the valid part of every row: (n_rows, k), (n_rows,) -> (n_rows,)."""
+
+    def evaluate(
+        self, utilization: FloatArray, n_valid: IntArray, migration_time_steps: FloatArray, state: Any
+    ) -> tuple[BoolArray, Any]:
+        block, count = newest(utilization, n_valid, self.window)
+        last, has = last_value(utilization, n_valid)
+        enough = history_count(utilization, n_valid, self.history_rule) >= self.min_history
+        decision = spread_decision(
+            last,
+            has,
+            self.spread(block, count),
+            enough,
+            safety=self.safety,
+            comparison=self.comparison,
+            fallback_threshold=self.fallback_threshold,
+        )
+        return decision, state
+
+
+@dataclass(frozen=True, kw_only=True)
+class MadDetector(SpreadThresholdDetector):
+    """MAD: overloaded iff ``u[-1] > 1 - safety * MAD`` of the newest ``window`` values.
+
+    Parameters as in :class:`SpreadThresholdDetector` (``safety`` default 2.5, the paper's).
+    """
+
+    def spread(self, block: FloatArray, count: IntArray) -> FloatArray:
+        return median_absolute_deviation(block, count)
