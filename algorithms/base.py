@@ -188,6 +188,9 @@ class PlacementRequest:
     used_ram_mb : float array of shape (n_hosts,)
     active : bool array of shape (n_hosts,)   hosts switched on
     allowed : bool array of shape (n_hosts,)  hosts that may receive VMs
+    baseline_utilization : float array of shape (n_hosts,) or None
+        If given, the utilization a power-aware placer prices each host against, held fixed for
+        the whole call; by default the placer follows the placements it makes.
     """
 
     vm_cpu_mips: FloatArray
@@ -196,6 +199,7 @@ class PlacementRequest:
     used_ram_mb: FloatArray
     active: BoolArray
     allowed: BoolArray
+    baseline_utilization: FloatArray | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
