@@ -1,0 +1,148 @@
+"""Maximum correlation (MC) VM selection: the VM whose load the others' loads explain best leaves.
+
+For each VM ``j`` of a host with ``m`` VMs, regress its history on the histories of the host's
+other VMs by ordinary least squares with an intercept, over the host's common history length
+``L`` (the smallest ``n_valid`` among its VMs, newest values), and take the VM with the largest
+coefficient of determination R^2 = 1 - SS_res / SS_tot.
+
+References
+----------
+Beloglazov & Buyya, CCPE 24(13), 2012, section 6.2 (MC, after Verma et al., 2009); CloudSim 4.0
+``PowerVmSelectionPolicyMaximumCorrelation``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from algorithms._validation import Options
+from algorithms.base import BoolArray, FloatArray, IntArray, VmSelector, VmTable
+from algorithms.selection.mmt import MinimumMigrationTime, candidate_vms
+
+__all__ = ["R2_TIE_TOLERANCE", "MaximumCorrelation", "r_squared"]
+
+#: R^2 values within this distance of a host's best count as ties (broken by the lowest index), so
+#: the exact linear relations whose R^2 is 1 up to rounding choose deterministically.
+R2_TIE_TOLERANCE = 1e-9
+
+#: Upper bound on the float64 elements of one stacked regression batch (about 32 MB).
+_BATCH_ELEMENTS = 4_000_000
+
+
+def r_squared(data: FloatArray) -> tuple[FloatArray, BoolArray]:
+    """R^2 of every column regressed on the other columns plus an intercept, for a stack of hosts.
+
+    Each regression's design matrix ``[1, other columns]`` goes through one stacked SVD; its rank
+    is judged with ``np.linalg.matrix_rank``'s default tolerance (largest singular value times
+    ``max(L, m)`` times machine epsilon). The residual is ``y`` minus its projection on the left
+    singular vectors.
+
+    Parameters
+    ----------
+    data : float array of shape (n_hosts, L, m)
+        ``L`` common history values of each of a host's ``m >= 2`` VMs, oldest first.
+
+    Returns
+    -------
+    r2 : float array of shape (n_hosts, m)
+        R^2 of each VM. A constant series (SS_tot = 0) gets 0: nothing in it to explain. (Such a
+        VM also makes the other VMs' regressions singular, so a host with one never uses MC.)
+    regular : bool array of shape (n_hosts,)
+        True where all ``m`` design matrices of the host have full column rank ``m``.
+    """
+    n_hosts, length, m = data.shape
+    # design[h, j] = [1, data[h, :, k] for k != j]: shape (n_hosts, m, L, m)
+    others = np.array([[k for k in range(m) if k != j] for j in range(m)], dtype=np.intp)
+    columns = np.moveaxis(data[:, :, others], 2, 1)  # (n_hosts, m, L, m - 1)
+    design = np.concatenate([np.ones((n_hosts, m, length, 1)), columns], axis=3)
+    y = np.moveaxis(data, 2, 1)  # (n_hosts, m, L)
+    u, s, _ = np.linalg.svd(design, full_matrices=False)
+    tol = s.max(axis=-1) * max(length, m) * np.finfo(np.float64).eps
+    full_rank = (s > tol[..., None]).all(axis=-1)  # (n_hosts, m)
+    fitted = np.einsum("hjlk,hjk->hjl", u, np.einsum("hjlk,hjl->hjk", u, y))
+    ss_res = ((y - fitted) ** 2).sum(axis=-1)
+    ss_tot = ((y - y.mean(axis=-1, keepdims=True)) ** 2).sum(axis=-1)
+    r2 = np.where(ss_tot > 0, 1.0 - ss_res / np.where(ss_tot > 0, ss_tot, 1.0), 0.0)
+    return r2, full_rank.all(axis=-1)
+
+
+@dataclass(frozen=True, kw_only=True)
+class MaximumCorrelation(VmSelector):
+    """Select the VM with the largest R^2 against the other VMs of its host.
+
+    R^2 within :data:`R2_TIE_TOLERANCE` of the host's best tie, and ties go to the lowest VM
+    index. The histories are used as given (fractions of each VM's size): R^2 does not change when
+    a series is scaled.
+
+    A host falls back to ``fallback`` when it has fewer than 2 selectable VMs, when its common
+    history length ``L`` is below ``m + 1`` (``m`` coefficients, intercept included, need at least
+    one residual degree of freedom; CloudSim accepts ``L = m``, where every fit is exact and R^2
+    is 1), or when any of its ``m`` regressions is singular (CloudSim's singular-matrix fallback).
+
+    Hosts are batched by (number of VMs, common length), and each batch is one stacked SVD: there
+    is no loop over hosts.
+
+    Parameters
+    ----------
+    fallback : {"mmt"}
+        Selector for hosts where MC is undefined: minimum migration time with its default
+        (lowest-index) tie-break, as in CloudSim.
+
+    References
+    ----------
+    Beloglazov & Buyya, CCPE 24(13), 2012, section 6.2; Verma, Dasgupta et al., "Server workload
+    analysis for power minimization using consolidation", USENIX ATC 2009.
+    """
+
+    PARAMETERS = {"fallback": Options(("mmt",))}  # noqa: RUF012
+
+    fallback: Literal["mmt"] = "mmt"
+
+    def select(self, vms: VmTable, hosts: BoolArray, rng: np.random.Generator | None = None) -> IntArray:
+        """Pick the most correlated VM of every chosen host.
+
+        Parameters
+        ----------
+        vms : VmTable with n_vms rows
+        hosts : bool array of shape (n_hosts,)
+        rng : unused
+
+        Returns
+        -------
+        intp array of shape (n_hosts,)
+            Index of the chosen VM, -1 where the host is not chosen or has no selectable VM.
+        """
+        vm, host = candidate_vms(vms, hosts, owner=type(self).__name__)
+        result = MinimumMigrationTime().select(vms, hosts)
+        if vm.size == 0:
+            return result
+        n_hosts = hosts.shape[0]
+        history = np.asarray(vms.history, dtype=np.float64)
+        n_valid = np.asarray(vms.n_valid, dtype=np.intp)
+        window = history.shape[1]
+
+        # Group the candidates by host: vm is ascending, so a stable sort keeps index order.
+        order = np.argsort(host, kind="stable")
+        vm, host = vm[order], host[order]
+        count = np.bincount(host, minlength=n_hosts)
+        common = np.full(n_hosts, window, dtype=np.intp)
+        np.minimum.at(common, host, n_valid[vm])
+        usable = (count >= 2) & (common >= count + 1)
+        start = np.concatenate([[0], np.cumsum(count)[:-1]])
+
+        pairs = np.unique(np.stack([count[usable], common[usable]]), axis=1)
+        for m, length in pairs.T:
+            batch = np.flatnonzero(usable & (count == m) & (common == length))
+            per_chunk = max(1, _BATCH_ELEMENTS // int(m * m * length))
+            for lo in range(0, batch.size, per_chunk):
+                chunk = batch[lo : lo + per_chunk]
+                members = vm[start[chunk][:, None] + np.arange(m)]  # (n_chunk, m), ascending
+                data = np.moveaxis(history[members][:, :, window - length :], 1, 2)  # (n_chunk, L, m)
+                r2, regular = r_squared(data)
+                near_best = r2 >= r2.max(axis=1, keepdims=True) - R2_TIE_TOLERANCE
+                winner = members[np.arange(chunk.size), np.argmax(near_best, axis=1)]
+                result[chunk] = np.where(regular, winner, result[chunk])
+        return result

@@ -1,0 +1,48 @@
+"""Minimum utilization (MU) VM selection: the VM with the smallest current CPU demand leaves.
+
+References
+----------
+Beloglazov & Buyya, CCPE 24(13), 2012, section 6.2 (the MU policy of their earlier work);
+OpenStack Neat (2015), ``minimum_utilization``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from algorithms.base import BoolArray, IntArray, VmSelector, VmTable
+from algorithms.selection.mmt import candidate_vms, first_per_host
+
+__all__ = ["MinimumUtilization"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class MinimumUtilization(VmSelector):
+    """Select the VM with the smallest current ``cpu_mips`` on each chosen host; ties to the lowest index.
+
+    References
+    ----------
+    Beloglazov & Buyya, CCPE 24(13), 2012.
+    """
+
+    PARAMETERS = {}  # noqa: RUF012
+
+    def select(self, vms: VmTable, hosts: BoolArray, rng: np.random.Generator | None = None) -> IntArray:
+        """Pick the least-loaded VM of every chosen host.
+
+        Parameters
+        ----------
+        vms : VmTable with n_vms rows
+        hosts : bool array of shape (n_hosts,)
+        rng : unused
+
+        Returns
+        -------
+        intp array of shape (n_hosts,)
+            Index of the chosen VM, -1 where the host is not chosen or has no selectable VM.
+        """
+        vm, host = candidate_vms(vms, hosts, owner=type(self).__name__)
+        cpu = np.asarray(vms.cpu_mips, dtype=np.float64)[vm]
+        return first_per_host(vm, host, (cpu,), hosts.shape[0])
