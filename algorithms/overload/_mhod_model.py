@@ -23,7 +23,6 @@ from algorithms.base import BoolArray, FloatArray, IntArray
 __all__ = [
     "acceptable_variance",
     "best_grid_point",
-    "estimate_variance",
     "grid_points",
     "l_functions",
     "l_functions_two_states",
@@ -58,22 +57,12 @@ def state_index(thresholds: ArrayLike, utilization: ArrayLike) -> IntArray:
 
 
 def acceptable_variance(probability: ArrayLike, window_size: ArrayLike) -> FloatArray:
-    """Variance of a window's estimate that is still acceptable: ``p (1 - p) / w``."""
+    """Variance of a window's estimates that is still acceptable: ``p (1 - p) / w``.
+
+    :func:`select_windows` applies this bound in exact integer arithmetic (see there).
+    """
     p = np.asarray(probability, dtype=np.float64)
     return np.asarray(p * (1 - p) / np.asarray(window_size, dtype=np.float64), dtype=np.float64)
-
-
-def estimate_variance(sums: ArrayLike, sq_sums: ArrayLike, window_size: ArrayLike) -> FloatArray:
-    """Sample variance of ``w`` estimates ``c_k / w`` from the sums of their integer counts ``c_k``.
-
-    With ``S1 = sum c_k`` and ``S2 = sum c_k**2`` over the ``w`` estimates in the window, the mean
-    is ``S1 / w**2`` and the variance ``(w S2 - S1**2) / (w**3 (w - 1))``; the numerator is an exact
-    integer, so a window of equal estimates has variance exactly 0.
-    """
-    s1 = np.asarray(sums, dtype=np.int64)
-    s2 = np.asarray(sq_sums, dtype=np.int64)
-    w = np.asarray(window_size, dtype=np.int64)
-    return np.asarray((w * s2 - s1 * s1) / (w**3 * (w - 1)), dtype=np.float64)
 
 
 def select_windows(
@@ -83,10 +72,16 @@ def select_windows(
 
     The estimate of a window of size ``w`` is ``count / w`` over the last ``w`` transitions out of
     ``i`` (``w`` even when fewer exist). Scanning the sizes upwards, the chosen window is the last
-    one before the first whose estimates' variance exceeds the acceptable variance
-    ``p (1 - p) / w`` of its newest estimate; the smallest when the smallest already fails. A
-    window that has not yet seen ``w`` estimates has variance 1.0; before the first transition out
-    of ``i``, both variances are 1.0 (openstack-neat's initial values), so every window passes.
+    one before the first whose estimates' sample variance exceeds the acceptable variance
+    ``p (1 - p) / w`` of its newest estimate ``p``; the smallest when the smallest already fails.
+    A window that has not yet seen ``w`` estimates has variance 1.0; before the first transition
+    out of ``i``, both variances are 1.0 (openstack-neat's initial values), so every window passes.
+
+    The ``w`` estimates ``c_k / w`` of a full window have mean ``S1 / w**2`` and variance
+    ``(w S2 - S1**2) / (w**3 (w - 1))`` with ``S1 = sum c_k``, ``S2 = sum c_k**2``; with the newest
+    count ``c``, the acceptable variance is ``c (w - c) / w**3``. The test is therefore done exactly
+    on integers, ``w S2 - S1**2 <= c (w - c) (w - 1)``, where openstack-neat compares sums of
+    floats (the two can disagree only where the two variances are equal).
 
     Parameters
     ----------
@@ -107,9 +102,9 @@ def select_windows(
     """
     w = np.asarray(window_sizes, dtype=np.intp)
     seen = transitions[:, :, None, None]
-    variance = np.where(seen >= w, estimate_variance(sums, sq_sums, w), 1.0)
-    acceptable = np.where(seen > 0, acceptable_variance(counts / w, w), 1.0)
-    passes = ~(variance > acceptable)
+    spread = w * sq_sums - sums * sums
+    allowed = counts * (w - counts) * (w - 1)
+    passes = (seen == 0) | ((seen >= w) & (spread <= allowed))
     leading = np.cumprod(passes, axis=-1).sum(axis=-1)
     chosen = np.maximum(leading - 1, 0)
     selected: IntArray = w[chosen]

@@ -110,10 +110,8 @@ class MhodDetector(OverloadDetector):
     -----
     :meth:`evaluate` takes ``utilization`` of shape (n_hosts, window), ``n_valid`` and
     ``migration_time_steps`` of shape (n_hosts,) and a :class:`MhodState`, and returns a bool
-    array of shape (n_hosts,) and the next :class:`MhodState`. The variance test compares floats
-    computed from exact integer sums (openstack-neat sums float estimates; the two can differ only
-    when a variance equals its acceptable variance to the last bit). Differences from
-    openstack-neat: the state mapping uses the thresholds (see
+    array of shape (n_hosts,) and the next :class:`MhodState`. Differences from openstack-neat:
+    the variance test is exact (on integer counts), the state mapping uses the thresholds (see
     :func:`~algorithms.overload._mhod_model.state_index`), and a host decides only in the top
     state with ``p[N][N] > 0`` (the paper's rule; openstack-neat's code tests ``p[current][N]``).
     """
