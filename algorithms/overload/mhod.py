@@ -62,8 +62,8 @@ class MhodState:
     estimate_sums, estimate_sq_sums : intp arrays of shape (n, S, S, W)
         Sum and sum of squares of the counts in each estimate window (the last ``min(k, w)``).
     policy : float array of shape (n, S)
-        Diagnostic, not read by the next call: the migration probabilities chosen for the hosts
-        that decided in the call that produced this state; NaN elsewhere and where none is feasible.
+        Diagnostic, not read by the next call: the migration probabilities chosen by each host's
+        latest call; NaN where that call did not decide or found no feasible policy (overloaded).
     """
 
     previous_state: IntArray
