@@ -18,9 +18,9 @@ so the effective least-squares weights are ``w**2``. That is what reproduces the
   ``x = 11`` with ``length = 10``: pass ``migration_time_steps = 1`` (its ceil of migration time
   over the scheduling interval).
 
-Both detectors are vectorized over hosts: with a fixed ``x`` and fixed weights the first fit of
-every host is one matrix product; the robust refit uses closed-form weighted sums along the
-``length`` axis.
+Both detectors are vectorized over hosts: with a fixed ``x`` and fixed weights the first fit is
+linear in the data (one fixed coefficient vector each for intercept and slope, applied to every
+host at once); the robust refit uses closed-form weighted sums along the ``length`` axis.
 
 References
 ----------
@@ -118,16 +118,18 @@ def fit_local_regression(y: FloatArray, weights: FloatArray) -> tuple[FloatArray
     """
     x = np.arange(1.0, y.shape[1] + 1.0)
     v = weights**2
+    # Row sums rather than matrix products: every row is computed the same way whatever the batch
+    # size, so a batch of one gives bit-identical results.
     if v.ndim == 1:
-        sv, sx, sxx = v.sum(), v @ x, v @ x**2
+        sv, sx, sxx = v.sum(), (v * x).sum(), (v * x * x).sum()
         det = sv * sxx - sx * sx
-        # The fit is linear in y: both coefficients of every row come from one matrix product.
-        coefficients = np.stack([v * (sxx - sx * x), v * (sv * x - sx)], axis=1) / det
-        intercept, slope = (y @ coefficients).T
+        # The fit is linear in y: fixed weights give fixed coefficient vectors for every row.
+        intercept = (y * (v * (sxx - sx * x) / det)).sum(axis=1)
+        slope = (y * (v * (sv * x - sx) / det)).sum(axis=1)
         return intercept, slope
-    sv, sx, sxx = v.sum(axis=1), v @ x, v @ x**2
+    sv, sx, sxx = v.sum(axis=1), (v * x).sum(axis=1), (v * x * x).sum(axis=1)
     vy = v * y
-    svy, svxy = vy.sum(axis=1), vy @ x
+    svy, svxy = vy.sum(axis=1), (vy * x).sum(axis=1)
     det = sv * sxx - sx * sx
     regular = det > _SINGULAR_RTOL * sv * sxx
     intercept = np.divide(sxx * svy - sx * svxy, det, out=np.full(y.shape[0], np.nan), where=regular)
