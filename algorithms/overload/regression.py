@@ -174,7 +174,7 @@ class LocalRegressionDetector(OverloadDetector):
         ``"tricube"`` (paper, openstack-neat) or ``"none"``: ordinary least squares (CloudSim 4.0,
         whose weights are never applied).
     comparison : {"strict", "inclusive"}
-        ``>`` or ``>=`` (paper, both reference implementations).
+        ``"inclusive"``: ``>=`` (paper and both reference implementations); ``"strict"``: ``>``.
     fallback_threshold : None or float in [0, 1]
         With fewer than ``length`` values: ``u[-1] > fallback_threshold`` (strict, CloudSim's
         static threshold 0.7), or never overloaded when None (openstack-neat).
