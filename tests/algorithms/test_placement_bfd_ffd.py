@@ -125,7 +125,15 @@ class TestBestFitDecreasingVector19:
         h6 (2000/2048) is woken and takes it."""
         case = VECTOR_19[name]
         thresholds = {"cpu_threshold": cpu_threshold, "ram_threshold": ram_threshold}
-        hosts, request = setup(case.free_cpu, case.free_ram, case.vm_cpu, case.vm_ram, active=case.active, **thresholds)
+        hosts, request = setup(
+            case.free_cpu,
+            case.free_ram,
+            case.vm_cpu,
+            case.vm_ram,
+            active=case.active,
+            cpu_threshold=cpu_threshold,
+            ram_threshold=ram_threshold,
+        )
         free_cpu, free_ram = free_capacity(hosts, request.used_cpu_mips, request.used_ram_mb, **thresholds)
         on = request.active
         assert free_cpu[on].tolist() == list(case.free_cpu)[: on.sum()]

@@ -6,6 +6,7 @@ VM indices in the comments are rows of the VM table; ``chosen`` marks the hosts 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pytest
@@ -27,7 +28,7 @@ def table(
     ram: Sequence[float] | None = None,
     cpu: Sequence[float] | None = None,
     capacity: Sequence[float] | None = None,
-    history: Sequence[Sequence[float]] | None = None,
+    history: Sequence[Any] | None = None,
 ) -> VmTable:
     """A VM table; ``n_valid`` counts the non-NaN values of each history row."""
     n = len(host)
