@@ -22,7 +22,7 @@ from algorithms._validation import Options
 from algorithms.base import BoolArray, FloatArray, IntArray, VmSelector, VmTable
 from algorithms.selection.mmt import MinimumMigrationTime, candidate_vms
 
-__all__ = ["R2_TIE_TOLERANCE", "MaximumCorrelation", "r_squared"]
+__all__ = ["MaximumCorrelation", "R2_TIE_TOLERANCE", "r_squared"]
 
 #: R^2 values within this distance of a host's best count as ties (broken by the lowest index), so
 #: the exact linear relations whose R^2 is 1 up to rounding choose deterministically.

@@ -16,7 +16,7 @@ from typing import Literal
 
 import numpy as np
 
-from algorithms._validation import InputError, Interval, Options, valid_mask
+from algorithms._validation import InputError, Interval, Options, check_history, valid_mask
 from algorithms.base import BoolArray, FloatArray, IntArray, VmSelector, VmTable
 
 __all__ = ["MinimumMigrationTime", "candidate_vms", "first_per_host", "mean_of_last"]
@@ -48,11 +48,15 @@ def candidate_vms(vms: VmTable, hosts: BoolArray, *, owner: str) -> tuple[IntArr
     n_vms = vm_host.shape[0] if vm_host.ndim == 1 else -1
     if n_vms < 0 or (n_vms and vm_host.dtype.kind not in "iu"):
         raise InputError(f"{owner}: vms.host must be a 1-D int array; got dtype {vm_host.dtype}")
-    for name in ("cpu_mips", "capacity_mips", "ram_mb", "n_valid"):
-        if np.shape(getattr(vms, name)) != (n_vms,):
-            raise InputError(f"{owner}: vms.{name} must have shape ({n_vms},); got {np.shape(getattr(vms, name))}")
-    if np.ndim(vms.history) != 2 or np.shape(vms.history)[0] != n_vms:
-        raise InputError(f"{owner}: vms.history must have shape ({n_vms}, window); got {np.shape(vms.history)}")
+    for name in ("cpu_mips", "capacity_mips", "ram_mb"):
+        value = np.asarray(getattr(vms, name))
+        if value.shape != (n_vms,):
+            raise InputError(f"{owner}: vms.{name} must have shape ({n_vms},); got {value.shape}")
+        if n_vms and (value.dtype.kind not in "fiu" or not np.isfinite(value).all() or value.min() < 0):
+            raise InputError(f"{owner}: vms.{name} must hold finite numbers >= 0")
+    history, _ = check_history(vms.history, vms.n_valid, owner=owner, name="vms.history")
+    if history.shape[0] != n_vms:
+        raise InputError(f"{owner}: vms.history must have shape ({n_vms}, window); got {history.shape}")
     vm_host = vm_host.astype(np.intp, copy=False)
     n_hosts = chosen.shape[0]
     if n_vms and (vm_host.min() < -1 or vm_host.max() >= n_hosts):

@@ -8,6 +8,7 @@ free capacity is total capacity; the threshold variant builds ``used`` so that
 from __future__ import annotations
 
 from collections.abc import Sequence
+from types import ModuleType
 from typing import NamedTuple
 
 import numpy as np
@@ -15,6 +16,7 @@ import pytest
 
 from algorithms._validation import InputError
 from algorithms.base import HostTable, IntArray, PlacementRequest
+from algorithms.placement import _feasibility, bfd, ffd
 from algorithms.placement._feasibility import fits, free_capacity
 from algorithms.placement.bfd import BestFitDecreasing
 from algorithms.placement.ffd import FirstFitDecreasing
@@ -274,3 +276,9 @@ class RecordingGuard:
 
     def assign(self, vm: int, host: int) -> None:
         self.assigned.append((vm, host))
+
+
+@pytest.mark.parametrize("module", [bfd, ffd, _feasibility])
+def test_public_names_are_sorted_and_exist(module: ModuleType) -> None:
+    assert module.__all__ == sorted(module.__all__)
+    assert all(hasattr(module, name) for name in module.__all__)

@@ -6,6 +6,7 @@ VM indices in the comments are rows of the VM table; ``chosen`` marks the hosts 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -13,6 +14,7 @@ import pytest
 
 from algorithms._validation import InputError
 from algorithms.base import VmSelector, VmTable
+from algorithms.selection import mc, mmt, mu, none, rs
 from algorithms.selection.mc import MaximumCorrelation, r_squared
 from algorithms.selection.mmt import MinimumMigrationTime, first_per_host, mean_of_last
 from algorithms.selection.mu import MinimumUtilization
@@ -217,6 +219,23 @@ class TestInputChecks:
     def test_hosts_must_be_a_bool_mask(self, selector: VmSelector) -> None:
         with pytest.raises(InputError, match="bool mask"):
             selector.select(table([0]), np.array([0]))
+
+    def test_nan_inside_the_valid_history(self) -> None:
+        vms = table([0, 0], history=[[0.1, 0.2], [0.3, 0.4]])
+        vms.history[0, 1] = NAN
+        vms.n_valid[0] = 2
+        with pytest.raises(InputError, match="NaN or inf inside the valid part"):
+            MaximumCorrelation().select(vms, mask(1))
+
+    def test_ram_must_be_finite(self) -> None:
+        with pytest.raises(InputError, match=r"vms\.ram_mb must hold finite numbers"):
+            MinimumMigrationTime().select(table([0], ram=[NAN]), mask(1))
+
+    @pytest.mark.parametrize("module", [mc, mmt, mu, none, rs])
+    def test_public_names_are_sorted_and_exist(self, module: ModuleType) -> None:
+        assert module.__all__ == sorted(module.__all__)
+        for name in module.__all__:
+            assert hasattr(module, name), name
 
     def test_vm_host_out_of_range(self) -> None:
         with pytest.raises(InputError, match=r"vms.host must be in \[-1, 1\)"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from algorithms import utilization
 from algorithms._validation import InputError
 from algorithms.utilization import host_history_from_vms, host_utilization
 
@@ -83,3 +84,8 @@ class TestHostHistoryFromVms:
     def test_host_index_out_of_range(self) -> None:
         with pytest.raises(InputError, match=r"vm_host must be in \[-1, 1\)"):
             host_history_from_vms(np.array([1]), np.ones((1, 1)), np.array([1]), np.ones(1), np.ones(1), n_hosts=1)
+
+
+def test_public_names_are_sorted_and_exist() -> None:
+    assert utilization.__all__ == sorted(utilization.__all__)
+    assert all(hasattr(utilization, name) for name in utilization.__all__)
