@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Collection
 from dataclasses import dataclass, fields
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -102,7 +103,7 @@ class Sequence:
             return False
         if not all(self.item.accepts(v) for v in value):
             return False
-        return not self.increasing or all(a < b for a, b in zip(value, value[1:], strict=False))
+        return not self.increasing or all(a < b for a, b in pairwise(value))
 
     def describe(self) -> str:
         order = " strictly increasing" if self.increasing else ""
@@ -129,9 +130,13 @@ def validate_parameters(obj: Any) -> None:
         value = getattr(obj, name)
         if not constraint.accepts(value):
             hint = ""
-            if isinstance(constraint, Interval) and isinstance(value, int | float) and constraint.high <= 1.0:
-                if 1.0 < value <= 100.0:
-                    hint = f" It looks like a percentage; pass {value / 100:g}."
+            if (
+                isinstance(constraint, Interval)
+                and isinstance(value, int | float)
+                and constraint.high <= 1.0
+                and 1.0 < value <= 100.0
+            ):
+                hint = f" It looks like a percentage; pass {value / 100:g}."
             raise ParameterError(
                 f"The {name!r} parameter of {owner} must be {constraint.describe()}. Got {value!r} instead.{hint}"
             )
@@ -193,9 +198,7 @@ def valid_mask(shape: tuple[int, ...], n_valid: NDArray[np.intp]) -> NDArray[np.
     return result
 
 
-def check_per_row(
-    value: ArrayLike, n_rows: int, *, owner: str, name: str, low: float = 0.0
-) -> NDArray[np.float64]:
+def check_per_row(value: ArrayLike, n_rows: int, *, owner: str, name: str, low: float = 0.0) -> NDArray[np.float64]:
     """Broadcast a scalar or (n_rows,) array to float64 (n_rows,) and check it is finite and >= low."""
     a = np.broadcast_to(np.asarray(value, dtype=np.float64), (n_rows,))
     if a.size and (not np.isfinite(a).all() or a.min() < low):

@@ -126,9 +126,7 @@ class VmSelector(Plugin, ABC):
     """Picks one VM to leave each chosen host, for all chosen hosts at once."""
 
     @abstractmethod
-    def select(
-        self, vms: VmTable, hosts: BoolArray, rng: np.random.Generator | None = None
-    ) -> IntArray:
+    def select(self, vms: VmTable, hosts: BoolArray, rng: np.random.Generator | None = None) -> IntArray:
         """Pick one VM per host.
 
         Parameters
@@ -207,9 +205,7 @@ class Placer(Plugin, ABC):
     """Chooses a target host for each VM to place."""
 
     @abstractmethod
-    def place(
-        self, hosts: HostTable, request: PlacementRequest, guard: PlacementGuard | None = None
-    ) -> IntArray:
+    def place(self, hosts: HostTable, request: PlacementRequest, guard: PlacementGuard | None = None) -> IntArray:
         """Return the target host of each VM, shape (n_vms,), -1 where a VM stays where it is."""
 
 

@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
 import click
 
 from neat import __version__
+
+
+class DataError(click.ClickException):
+    """Bad input data or arguments: exit status 2, message on stderr."""
+
+    exit_code = 2
 
 
 @click.group()
@@ -20,3 +33,152 @@ def algorithms_cmd() -> None:
 
     for role in GROUPS:
         click.echo(f"{role}: {', '.join(available(role))}")
+
+
+def _parse_component(spec: str, option: str) -> tuple[str, dict[str, Any]]:
+    """``name`` or ``name:key=value,key=value`` -> (name, params); values parsed as TOML scalars."""
+    import tomllib
+
+    name, _, rest = spec.partition(":")
+    params: dict[str, Any] = {}
+    for item in filter(None, rest.split(",")):
+        key, eq, raw = item.partition("=")
+        if not eq:
+            raise DataError(f"{option} {spec!r}: expected NAME or NAME:key=value,... ; got {item!r}")
+        try:
+            params[key.strip()] = tomllib.loads(f"v = {raw.strip()}")["v"]
+        except tomllib.TOMLDecodeError:
+            params[key.strip()] = raw.strip()
+    return name.strip(), params
+
+
+DEFAULT_POLICIES = ("npa", "dvfs", "thr-mmt-0.8", "mad-mmt-2.5", "lr-mmt-1.2")
+
+
+@main.command("simulate")
+@click.option(
+    "--traces",
+    "traces_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="A PlanetLab day (folder, one file per VM) or a long table (CSV/Parquet). "
+    "Default: a built-in seeded synthetic day.",
+)
+@click.option(
+    "--cpu-unit",
+    type=click.Choice(["percent", "fraction"]),
+    default=None,
+    help="Unit of the 'cpu' column of a long table.",
+)
+@click.option(
+    "--policy",
+    "policies",
+    multiple=True,
+    help="Policy name, repeatable: npa, dvfs, <overload>-<selection>-<parameter> (e.g. lr-mmt-1.2).",
+)
+@click.option("--overload", default=None, help="Custom policy: overload detector NAME[:key=value,...].")
+@click.option("--selection", default="mmt", show_default=True, help="Custom policy: VM selection NAME[:key=value,...].")
+@click.option("--placement", default="pabfd", show_default=True, help="Custom policy: placement NAME[:key=value,...].")
+@click.option(
+    "--mode",
+    type=click.Choice(["neat", "cloudsim"]),
+    default="neat",
+    show_default=True,
+    help="cloudsim reproduces CloudSim 4.0 exactly, quirks included; neat corrects them.",
+)
+@click.option(
+    "--scenario",
+    "scenario_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Scenario TOML (host and VM types). Default: the standard 800-host CloudSim setup.",
+)
+@click.option("--vms", default=1000, show_default=True, help="VMs in the synthetic workload.")
+@click.option("--seed", default=1, show_default=True, help="Seed of the synthetic workload and of random selection.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per policy on stdout.")
+@click.option(
+    "--output",
+    "output_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Also write per-step series (Parquet and CSV) and summaries to this folder.",
+)
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def simulate_cmd(
+    traces_path: Path | None,
+    cpu_unit: str | None,
+    policies: tuple[str, ...],
+    overload: str | None,
+    selection: str,
+    placement: str,
+    mode: str,
+    scenario_path: Path | None,
+    vms: int,
+    seed: int,
+    as_json: bool,
+    output_dir: Path | None,
+    quiet: bool,
+) -> None:
+    """Replay CPU traces through the consolidation policies and report energy and SLA metrics."""
+    from neat.scenario import ScenarioError, cloudsim_standard, load_scenario
+    from neat.simulation.modes import MODES
+    from neat.simulation.policies import PolicyError, custom_policy, parse_policy
+    from neat.traces import TraceError, load_long_table, load_planetlab, synthetic_planetlab_like
+
+    sim_mode = MODES[mode]
+    try:
+        if traces_path is None:
+            traces = synthetic_planetlab_like(n_vms=vms, seed=seed)
+        elif traces_path.is_dir():
+            traces = load_planetlab(traces_path)
+        elif traces_path.exists():
+            traces = load_long_table(traces_path, cpu_unit=cpu_unit)
+        else:
+            raise DataError(f"{traces_path}: no such trace folder or file")
+        scenario = load_scenario(scenario_path) if scenario_path else cloudsim_standard()
+        chosen = list(policies) or ([] if overload else list(DEFAULT_POLICIES))
+        parsed = [parse_policy(p, sim_mode) for p in chosen]
+        if overload:
+            o_name, o_params = _parse_component(overload, "--overload")
+            s_name, s_params = _parse_component(selection, "--selection")
+            p_name, p_params = _parse_component(placement, "--placement")
+            parsed.append(custom_policy(o_name, o_params, s_name, s_params, p_name, p_params))
+    except (TraceError, ScenarioError, PolicyError) as exc:
+        raise DataError(str(exc)) from None
+    if output_dir is not None and output_dir.exists() and any(output_dir.iterdir()):
+        raise DataError(f"{output_dir}: the output folder exists and is not empty")
+
+    from neat.simulation.engine import Simulation
+    from neat.simulation.report import print_table, write_outputs
+
+    results = []
+    show_progress = not quiet and sys.stderr.isatty()
+    for policy in parsed:
+        sim = Simulation(traces, scenario, policy, sim_mode, seed=seed)
+        if show_progress:
+            from rich.progress import Progress
+
+            with Progress(transient=True) as progress:
+                task = progress.add_task(f"{policy.name}", total=traces.n_steps - 1)
+
+                def advance(k: int, task_id: Any = task) -> None:
+                    progress.update(task_id, completed=k)
+
+                result = sim.run(progress=advance)
+        else:
+            result = sim.run()
+        results.append(result)
+        if as_json:
+            click.echo(json.dumps(result.summary()))
+    if not as_json:
+        print_table(results, traces.source)
+    if output_dir is not None:
+        staging = Path(tempfile.mkdtemp(prefix=".neat-", dir=output_dir.parent if output_dir.parent.exists() else None))
+        try:
+            write_outputs(results, staging)
+            if output_dir.exists():
+                output_dir.rmdir()
+            staging.rename(output_dir)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise

@@ -70,8 +70,9 @@ def load_planetlab(directory: str | Path, *, expected_steps: int = PLANETLAB_STE
         raise TraceError(f"{folder}: no such trace folder")
     if not folder.is_dir():
         raise TraceError(f"{folder}: not a folder (expected one file per VM)")
-    files = sorted((p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")),
-                   key=lambda p: p.name.encode())
+    files = sorted(
+        (p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")), key=lambda p: p.name.encode()
+    )
     if not files:
         raise TraceError(f"{folder}: the folder holds no trace files")
     data = np.empty((len(files), expected_steps), dtype=np.float64)
@@ -162,7 +163,7 @@ def load_long_table(path: str | Path, *, cpu_unit: str | None = None, interval_s
             raise TraceError(f"{file}: needs at least two distinct timestamps")
         if not np.allclose(gaps, gaps[0]):
             raise TraceError(f"{file}: timestamps are not evenly spaced (gaps from {gaps.min():g} to {gaps.max():g} s)")
-        interval = int(round(gaps[0]))
+        interval = round(float(gaps[0]))
         step_index = np.rint((seconds.to_numpy(dtype=np.float64) - uniq[0]) / gaps[0]).astype(np.int64)
     else:
         raise TraceError(f"{file}: needs a 'step' or a 'timestamp' column")

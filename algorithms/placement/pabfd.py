@@ -99,9 +99,7 @@ class PowerAwareBestFitDecreasing(Placer):
         return targets
 
     @staticmethod
-    def _first_acceptable(
-        vm: int, ranked: IntArray, used_cpu: np.ndarray, guard: PlacementGuard | None
-    ) -> int:
+    def _first_acceptable(vm: int, ranked: IntArray, used_cpu: np.ndarray, guard: PlacementGuard | None) -> int:
         """First host in ``ranked`` that is empty or that the guard accepts; -1 if none."""
         if guard is None:
             return int(ranked[0])

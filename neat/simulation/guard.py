@@ -1,0 +1,125 @@
+"""Host histories built from VM histories, and the detector-backed placement guard.
+
+A host's utilization history is the sum over its current VMs of their own histories scaled to the
+host (CloudSim's PowerHostUtilizationHistory): it moves with the VMs, so a host that just received
+a busy VM inherits that VM's past.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields, is_dataclass, replace
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from algorithms.base import OverloadDetector
+
+
+def trimmed_length(history: NDArray[np.float64]) -> NDArray[np.intp]:
+    """Valid length of each row once the oldest zeros are dropped; shape (n_rows,).
+
+    A VM with no sample yet contributes zeros, so leading (oldest) zeros are "no history" (CloudSim's
+    MathUtil.trimZeroTail on its newest-first arrays).
+    """
+    nonzero = history != 0
+    window = history.shape[1]
+    first = np.argmax(nonzero, axis=1)
+    result: NDArray[np.intp] = np.where(nonzero.any(axis=1), window - first, 0).astype(np.intp)
+    return result
+
+
+def host_histories(
+    vm_host: NDArray[np.intp],
+    vm_history: NDArray[np.float64],
+    vm_mips: NDArray[np.float64],
+    host_mips: NDArray[np.float64],
+) -> NDArray[np.float64]:
+    """Sum of the VM histories on each host, as fractions of the host; shape (n_hosts, window).
+
+    VMs with ``vm_host == -1`` are left out.
+    """
+    placed = np.flatnonzero(vm_host >= 0)
+    hosts = vm_host[placed]
+    contribution = vm_history[placed] * (vm_mips[placed] / host_mips[hosts])[:, None]
+    out = np.zeros((host_mips.shape[0], vm_history.shape[1]))
+    np.add.at(out, hosts, contribution)
+    return out
+
+
+def take_state(state: Any, rows: NDArray[np.intp]) -> Any:
+    """The per-host detector state restricted to ``rows`` (host axis 0 of every array field)."""
+    if state is None or not is_dataclass(state):
+        return state
+    changes = {}
+    for f in fields(state):
+        value = getattr(state, f.name)
+        if isinstance(value, np.ndarray) and value.ndim >= 1:
+            changes[f.name] = value[rows]
+    return replace(state, **changes)  # type: ignore[type-var]
+
+
+class DetectorGuard:
+    """Answers "would this host be overloaded with this VM added?" with the policy's detector.
+
+    Parameters
+    ----------
+    detector : the overload detector
+    vm_history : (n_vms, window) utilization history of every VM (fraction of the VM)
+    vm_mips, host_mips : (n_vms,), (n_hosts,)
+    host_history : (n_hosts, window) current host histories; copied, then updated by :meth:`assign`
+    migration_time_steps : per-host horizon for predictive detectors, scalar or (n_hosts,)
+    state : detector state before this round (hypothetical checks never advance it)
+    track_assignments : add a placed VM's history to its host (False at creation, where VMs
+        created earlier have no workload yet, so only the new VM counts)
+    """
+
+    def __init__(
+        self,
+        detector: OverloadDetector,
+        *,
+        vm_history: NDArray[np.float64],
+        vm_mips: NDArray[np.float64],
+        host_mips: NDArray[np.float64],
+        host_history: NDArray[np.float64],
+        migration_time_steps: NDArray[np.float64],
+        state: Any,
+        track_assignments: bool = True,
+    ) -> None:
+        self.detector = detector
+        self.track_assignments = track_assignments
+        self.vm_history = vm_history
+        self.vm_mips = vm_mips
+        self.host_mips = host_mips
+        self.host_history = host_history.copy()
+        self.migration_time_steps = np.broadcast_to(migration_time_steps, host_mips.shape)
+        self.state = state
+        #: VM id of each position in the current placement request
+        self.vm_ids: NDArray[np.intp] = np.arange(vm_mips.shape[0])
+
+    def copy(self) -> DetectorGuard:
+        twin = object.__new__(DetectorGuard)
+        twin.__dict__.update(self.__dict__)
+        twin.host_history = self.host_history.copy()
+        return twin
+
+    def _vm(self, position: int) -> int:
+        return int(self.vm_ids[position])
+
+    def _with_vm(self, vm: int, hosts: NDArray[np.intp]) -> NDArray[np.float64]:
+        scale = self.vm_mips[vm] / self.host_mips[hosts]
+        result: NDArray[np.float64] = self.host_history[hosts] + self.vm_history[vm] * scale[:, None]
+        return result
+
+    def would_overload(self, vm: int, hosts: NDArray[np.intp]) -> NDArray[np.bool_]:
+        history = self._with_vm(self._vm(vm), hosts)
+        overloaded, _ = self.detector.evaluate(
+            history, trimmed_length(history), self.migration_time_steps[hosts], take_state(self.state, hosts)
+        )
+        return overloaded
+
+    def assign(self, vm: int, host: int) -> None:
+        if not self.track_assignments:
+            return
+        rows = np.array([host])
+        self.host_history[host] = self._with_vm(self._vm(vm), rows)[0]

@@ -1,0 +1,65 @@
+"""Terminal table and output files for simulation results."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from neat.simulation.engine import SimulationResult
+
+
+def print_table(results: Sequence[SimulationResult], source: str) -> None:
+    """One row per policy: energy, bound, SLA metrics, migrations."""
+    table = Table(title=f"neat simulate: {source}", title_justify="left")
+    for name, justify in [
+        ("policy", "left"),
+        ("energy kWh", "right"),
+        ("bound kWh", "right"),
+        ("gap", "right"),
+        ("SLATAH %", "right"),
+        ("PDM %", "right"),
+        ("SLAV x1e5", "right"),
+        ("ESV x1e3", "right"),
+        ("migrations", "right"),
+        ("shutdowns", "right"),
+        ("wall s", "right"),
+    ]:
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for r in results:
+        table.add_row(
+            r.policy,
+            f"{r.energy_kwh:.2f}",
+            f"{r.energy_lower_bound_kwh:.2f}",
+            f"{r.gap_to_bound:.1%}",
+            f"{r.slatah * 100:.2f}",
+            f"{r.pdm * 100:.3f}",
+            f"{r.slav * 1e5:.2f}",
+            f"{r.esv * 1e3:.2f}",
+            str(r.migrations),
+            str(r.host_shutdowns),
+            f"{r.wall_time_s:.2f}",
+        )
+    Console().print(table)
+
+
+def write_outputs(results: Sequence[SimulationResult], folder: Path) -> None:
+    """Per policy: ``<policy>/series.parquet``, ``<policy>/series.csv``; and ``summary.jsonl``."""
+    import pandas as pd
+
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / "summary.jsonl").open("w") as out:
+        for r in results:
+            out.write(json.dumps(r.summary()) + "\n")
+            sub = folder / _safe(r.policy)
+            sub.mkdir(exist_ok=True)
+            frame = pd.DataFrame(r.series)
+            frame.to_parquet(sub / "series.parquet", index=False)
+            frame.to_csv(sub / "series.csv", index=False)
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_.=" else "_" for c in name)
