@@ -39,6 +39,9 @@ class PowerAwareBestFitDecreasing(Placer):
         which makes waking hosts look cheap.
     cpu_threshold : float in (0, 1]
         Fraction of a host's CPU that may be allocated.
+    all_or_nothing : bool
+        Stop at the first VM that fits nowhere and return -1 for every VM (evacuating a host is
+        only worth it if all its VMs leave).
 
     Notes
     -----
@@ -49,10 +52,12 @@ class PowerAwareBestFitDecreasing(Placer):
 
     empty_host_cost: str = "full"
     cpu_threshold: float = 1.0
+    all_or_nothing: bool = False
 
     PARAMETERS = {  # noqa: RUF012
         "empty_host_cost": Options(("full", "idle_excluded")),
         "cpu_threshold": Interval("float", 0.0, 1.0, "right"),
+        "all_or_nothing": Options((False, True)),
     }
 
     def place(self, hosts: HostTable, request: PlacementRequest, guard: PlacementGuard | None = None) -> IntArray:
@@ -77,6 +82,8 @@ class PowerAwareBestFitDecreasing(Placer):
             fits &= hosts.ram_mb - used_ram >= vm_ram[vm]
             candidates = np.flatnonzero(fits)
             if candidates.size == 0:
+                if self.all_or_nothing:
+                    return np.full(n_vms, -1, dtype=np.intp)
                 continue
             after_w = power_w(hosts.power_w[candidates], (used_cpu[candidates] + cpu) / hosts.cpu_mips[candidates])
             if frozen is None:
@@ -89,6 +96,8 @@ class PowerAwareBestFitDecreasing(Placer):
             ranked = candidates[np.argsort(increase_w, kind="stable")]
             chosen = self._first_acceptable(int(vm), ranked, used_cpu, guard)
             if chosen < 0:
+                if self.all_or_nothing:
+                    return np.full(n_vms, -1, dtype=np.intp)
                 continue
             targets[vm] = chosen
             used_cpu[chosen] += cpu

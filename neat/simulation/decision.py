@@ -6,6 +6,7 @@ were decided (which is the order they are executed in).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -86,11 +87,14 @@ def plan_round(
         migration_time_steps=steps,
         state=detector_state,
     )
+    evacuation_placer = placer
+    if "all_or_nothing" in placer.PARAMETERS:
+        evacuation_placer = dataclasses.replace(placer, all_or_nothing=True)  # type: ignore[call-arg]
     moves_vm: list[NDArray[np.intp]] = []
     moves_to: list[NDArray[np.intp]] = []
 
     def place(
-        vms: NDArray[np.intp], allowed: NDArray[np.bool_], g: DetectorGuard
+        vms: NDArray[np.intp], allowed: NDArray[np.bool_], g: DetectorGuard, evacuate: bool = False
     ) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
         """Place ``vms``; return (positions in placement order, targets) of those placed."""
         g.vm_ids = vms
@@ -103,7 +107,7 @@ def plan_round(
             allowed=allowed,
             baseline_utilization=baseline,
         )
-        targets = placer.place(hosts, request, g)
+        targets = (evacuation_placer if evacuate else placer).place(hosts, request, g)
         order = np.argsort(-requested[vms], kind="stable")
         return order, targets[order]
 
@@ -142,7 +146,7 @@ def plan_round(
         on_source = np.flatnonzero(plan_host == source)
         vms = on_source[np.argsort(plan_stamp[on_source], kind="stable")]
         trial = guard.copy()
-        order, targets = place(vms, ~excluded_target, trial)
+        order, targets = place(vms, ~excluded_target, trial, evacuate=True)
         if (targets < 0).any():
             continue  # not all VMs fit: the host keeps them all
         guard = trial
