@@ -135,21 +135,31 @@ def plan_round(
     excluded_target = excluded_source.copy()
     if not mode.overload_targets_may_be_evacuated:
         excluded_source[phase1_targets] = True
-    while not excluded_source.all():
-        has_vms = np.bincount(plan_host[plan_host >= 0], minlength=n_hosts) > 0
-        candidates = ~excluded_source & (snapshot > 0) & (snapshot < 1.0) & has_vms
-        if not candidates.any():
-            break
-        source = int(np.argmin(np.where(candidates, snapshot, np.inf)))
+    # the snapshot is fixed for the round, so "repeatedly the least utilized" is one sorted pass
+    first = ~excluded_source & (snapshot > 0) & (snapshot < 1.0)
+    queue = np.flatnonzero(first)[np.argsort(snapshot[first], kind="stable")]
+    for source in queue:
+        if excluded_source[source]:  # it received VMs meanwhile
+            continue
         excluded_source[source] = True
         excluded_target[source] = True
         on_source = np.flatnonzero(plan_host == source)
+        if on_source.size == 0:
+            continue
+        allowed = ~excluded_target
+        if not allowed.any():
+            continue
+        # a cheap necessary condition: the largest VM fits somewhere at all
+        room_cpu = np.minimum(hosts.pe_mips, hosts.cpu_mips - used_cpu)[allowed].max()
+        room_ram = (hosts.ram_mb - used_ram)[allowed].max()
+        if requested[on_source].max() > room_cpu or vm_ram[on_source].max() > room_ram:
+            continue
         vms = on_source[np.argsort(plan_stamp[on_source], kind="stable")]
-        trial = guard.copy()
-        order, targets = place(vms, ~excluded_target, trial, evacuate=True)
+        mark = guard.checkpoint()
+        order, targets = place(vms, allowed, guard, evacuate=True)
         if (targets < 0).any():
+            guard.rollback(mark)
             continue  # not all VMs fit: the host keeps them all
-        guard = trial
         commit(vms[order], targets)
         excluded_source[targets] = True
     sim.phases.placement_s += time.perf_counter() - t2

@@ -96,12 +96,17 @@ class DetectorGuard:
         self.state = state
         #: VM id of each position in the current placement request
         self.vm_ids: NDArray[np.intp] = np.arange(vm_mips.shape[0])
+        self._undo: list[tuple[int, NDArray[np.float64]]] = []
 
-    def copy(self) -> DetectorGuard:
-        twin = object.__new__(DetectorGuard)
-        twin.__dict__.update(self.__dict__)
-        twin.host_history = self.host_history.copy()
-        return twin
+    def checkpoint(self) -> int:
+        """A mark to :meth:`rollback` to."""
+        return len(self._undo)
+
+    def rollback(self, mark: int) -> None:
+        """Undo every :meth:`assign` made since ``mark``."""
+        while len(self._undo) > mark:
+            host, row = self._undo.pop()
+            self.host_history[host] = row
 
     def _vm(self, position: int) -> int:
         return int(self.vm_ids[position])
@@ -122,4 +127,5 @@ class DetectorGuard:
         if not self.track_assignments:
             return
         rows = np.array([host])
+        self._undo.append((host, self.host_history[host].copy()))
         self.host_history[host] = self._with_vm(self._vm(vm), rows)[0]
