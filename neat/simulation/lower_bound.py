@@ -51,32 +51,32 @@ def _g(envelope: tuple[float, ...], u: float) -> float:
 def lower_bound_power(demand_mips: float, kinds: HostKinds) -> tuple[float, int]:
     """(minimum power in W, hosts on) to carry ``demand_mips`` on ``kinds`` (see :func:`host_kinds`).
 
-    Full hosts of the most efficient types first; the remainder goes on one more host of whichever
-    type is cheapest for it, or is spread evenly over one more host of the last type used.
+    Every combination of host counts that can carry the demand is priced at once: the idle power of
+    the hosts on, plus the demand poured into the envelopes' linear pieces in increasing slope order
+    (exact for convex curves, where spreading load evenly over a type's hosts is cheapest). Counts
+    range from 0 to the number of hosts of a type the demand could fill on its own.
     """
     if demand_mips <= 0:
         return 0.0, 0
-    remaining = demand_mips
-    power = 0.0
-    hosts = 0
-    spare: list[tuple[float, tuple[float, ...]]] = []
-    last: tuple[float, int, tuple[float, ...]] | None = None
-    for capacity, count, env in kinds:
-        full = int(min(count, remaining // capacity))
-        power += full * env[-1]
-        hosts += full
-        remaining -= full * capacity
-        if full:
-            last = (capacity, full, env)
-        if count > full:
-            spare.append((capacity, env))
-        if remaining <= 1e-9:
-            return power, hosts
-    options = [_g(env, remaining / capacity) for capacity, env in spare if remaining <= capacity]
-    if last is not None and any(c == last[0] and e == last[2] for c, e in spare):
-        capacity, full, env = last
-        spread = (full + 1) * _g(env, (full * capacity + remaining) / ((full + 1) * capacity)) - full * env[-1]
-        options.append(spread)
-    if not options:  # demand beyond the data center: every host at full power
-        return power, hosts
-    return power + min(options), hosts + 1
+    capacity = np.array([k[0] for k in kinds])
+    count = np.array([k[1] for k in kinds])
+    envelope = np.array([k[2] for k in kinds])  # (n_kinds, 11)
+    if demand_mips >= float((capacity * count).sum()):  # beyond the data center: all at full power
+        return float((envelope[:, -1] * count).sum()), int(count.sum())
+    ranges = [np.arange(0, min(n, int(np.ceil(demand_mips / c))) + 1) for c, n in zip(capacity, count, strict=True)]
+    hosts_on = np.stack([g.ravel() for g in np.meshgrid(*ranges, indexing="ij")], axis=1)  # (n_combos, n_kinds)
+    # a combination with two hosts more than needed is never cheapest: dropping one saves its idle
+    # power, far more than pouring its share into steeper pieces costs on these curves
+    room = hosts_on @ capacity
+    hosts_on = hosts_on[(room >= demand_mips - 1e-9) & (room < demand_mips + 2 * capacity.max())]
+    slope_w_per_mips = np.diff(envelope, axis=1) / (capacity[:, None] / 10.0)  # (n_kinds, 10)
+    order = np.argsort(slope_w_per_mips.ravel(), kind="stable")
+    kind_of_piece = np.repeat(np.arange(len(kinds)), 10)[order]
+    piece_mips = hosts_on[:, kind_of_piece] * (capacity[kind_of_piece] / 10.0)  # (n_combos, n_pieces)
+    before = np.cumsum(piece_mips, axis=1) - piece_mips
+    poured = np.clip(demand_mips - before, 0.0, piece_mips)
+    carried = piece_mips.sum(axis=1)
+    power = hosts_on @ envelope[:, 0] + poured @ slope_w_per_mips.ravel()[order]
+    power = np.where(carried >= demand_mips - 1e-9, power, np.inf)
+    best = int(np.argmin(power))
+    return float(power[best]), int(hosts_on[best].sum())
