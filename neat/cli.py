@@ -7,11 +7,17 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from neat import __version__
+
+if TYPE_CHECKING:
+    from neat.scenario import Scenario
+    from neat.simulation.modes import Mode
+    from neat.simulation.policies import Policy
+    from neat.traces import TraceSet
 
 
 class DataError(click.ClickException):
@@ -145,9 +151,54 @@ def simulate_cmd(
             parsed.append(custom_policy(o_name, o_params, s_name, s_params, p_name, p_params))
     except (TraceError, ScenarioError, PolicyError) as exc:
         raise DataError(str(exc)) from None
-    if output_dir is not None and output_dir.exists() and any(output_dir.iterdir()):
-        raise DataError(f"{output_dir}: the output folder exists and is not empty")
+    created_parents: list[Path] = []
+    if output_dir is not None:
+        if output_dir.exists() and not output_dir.is_dir():
+            raise DataError(f"{output_dir}: the output path exists and is not a folder")
+        if output_dir.is_dir() and any(output_dir.iterdir()):
+            raise DataError(f"{output_dir}: the output folder exists and is not empty")
+        created_parents = _make_parents(output_dir)
 
+    from neat.simulation.engine import CapacityError
+
+    try:
+        _simulate_and_write(traces, scenario, parsed, sim_mode, seed, as_json, output_dir, quiet)
+    except BaseException as exc:
+        _remove_empty(created_parents)
+        if isinstance(exc, CapacityError):
+            raise DataError(str(exc)) from None
+        raise
+
+
+def _make_parents(output_dir: Path) -> list[Path]:
+    """Create the missing parents of ``output_dir`` (as ``mkdir -p``); return those created, deepest first."""
+    missing = [p for p in output_dir.absolute().parents if not p.exists()]
+    try:
+        output_dir.absolute().parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataError(f"{output_dir}: cannot create the parent folders ({exc.strerror or exc})") from None
+    return missing
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove the folders this run created (deepest first) if they are still empty."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+
+
+def _simulate_and_write(
+    traces: TraceSet,
+    scenario: Scenario,
+    parsed: list[Policy],
+    sim_mode: Mode,
+    seed: int,
+    as_json: bool,
+    output_dir: Path | None,
+    quiet: bool,
+) -> None:
     from neat.simulation.engine import Simulation
     from neat.simulation.report import print_table, write_outputs
 
@@ -173,7 +224,9 @@ def simulate_cmd(
     if not as_json:
         print_table(results, traces.source)
     if output_dir is not None:
-        staging = Path(tempfile.mkdtemp(prefix=".neat-", dir=output_dir.parent if output_dir.parent.exists() else None))
+        # Stage next to the final folder (same file system, so the rename is atomic); a failure
+        # leaves no half-written output behind.
+        staging = Path(tempfile.mkdtemp(prefix=f".neat-{output_dir.name}-", dir=output_dir.absolute().parent))
         try:
             write_outputs(results, staging)
             if output_dir.exists():

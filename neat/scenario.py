@@ -153,14 +153,24 @@ def load_scenario(path: str | Path) -> Scenario:
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{file}: not valid TOML ({exc})") from None
 
-    def number(table: dict[str, Any], key: str, where: str, *, integer: bool = False, low: float = 0.0) -> Any:
+    def number(
+        table: dict[str, Any],
+        key: str,
+        where: str,
+        *,
+        integer: bool = False,
+        low: float = 0.0,
+        low_ok: bool = False,
+    ) -> Any:
         if key not in table:
             raise ScenarioError(f"{file}: {where} is missing {key!r}")
         value = table[key]
         ok = isinstance(value, int) if integer else isinstance(value, int | float)
-        if isinstance(value, bool) or not ok or value <= low:
+        if isinstance(value, bool) or not ok or value < low or (value == low and not low_ok):
             kind = "an integer" if integer else "a number"
-            raise ScenarioError(f"{file}: {where}.{key} must be {kind} > {low:g}; got {value!r}")
+            raise ScenarioError(
+                f"{file}: {where}.{key} must be {kind} {'>=' if low_ok else '>'} {low:g}; got {value!r}"
+            )
         return value
 
     host_types = []
@@ -172,7 +182,12 @@ def load_scenario(path: str | Path) -> Scenario:
             except ValueError as exc:
                 raise ScenarioError(f"{file}: {exc}") from None
         elif "idle_w" in t and "peak_w" in t:
-            power = linear_power_table(float(t["idle_w"]), float(t["peak_w"]))
+            idle_w = float(number(t, "idle_w", where, low_ok=True))
+            peak_w = float(number(t, "peak_w", where, low_ok=True))
+            try:
+                power = linear_power_table(idle_w, peak_w)
+            except ValueError as exc:
+                raise ScenarioError(f"{file}: {where}.idle_w / peak_w: {exc}") from None
         else:
             raise ScenarioError(f"{file}: {where} needs power_w (11 values) or idle_w and peak_w")
         host_types.append(
@@ -183,7 +198,9 @@ def load_scenario(path: str | Path) -> Scenario:
                 float(number(t, "core_mips", where)),
                 float(number(t, "ram_mb", where)),
                 power,
-                float(t.get("bandwidth_mbit_s", STANDARD_HOST_BANDWIDTH_MBIT_S)),
+                float(number(t, "bandwidth_mbit_s", where))
+                if "bandwidth_mbit_s" in t
+                else STANDARD_HOST_BANDWIDTH_MBIT_S,
             )
         )
     if not host_types:

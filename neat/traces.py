@@ -129,22 +129,28 @@ def load_long_table(path: str | Path, *, cpu_unit: str | None = None, interval_s
     unit = cpu_unit or {"cpu_percent": "percent", "cpu_fraction": "fraction"}.get(cpu_col)
     if unit not in ("percent", "fraction"):
         raise TraceError(f"{file}: say whether 'cpu' is a percent or a fraction (--cpu-unit percent|fraction)")
+    # CSV: the header is line 1, so data row i is line i + 2. Parquet has no lines: row i + 1.
+    is_parquet = file.suffix.lower() in (".parquet", ".pq")
+
+    def where(i: int) -> str:
+        return f"{file}, row {i + 1}" if is_parquet else f"{file}, line {i + 2}"
+
     cpu = pd.to_numeric(frame[cpu_col], errors="coerce").to_numpy(dtype=np.float64)
     bad = np.flatnonzero(~np.isfinite(cpu))
     if bad.size:
-        line = int(bad[0]) + 2
-        raise TraceError(f"{file}, line {line}: cpu value {frame[cpu_col].iloc[bad[0]]!r} is not a number")
+        i = int(bad[0])
+        raise TraceError(f"{where(i)}: cpu value {_cell(frame[cpu_col].iloc[i])} is not a number")
     scale = 100.0 if unit == "percent" else 1.0
     out_of_range = np.flatnonzero((cpu < 0) | (cpu > scale))
     if out_of_range.size:
         i = int(out_of_range[0])
         hint = " (it looks like a percent: use --cpu-unit percent)" if unit == "fraction" and cpu[i] > 1 else ""
-        raise TraceError(f"{file}, line {i + 2}: cpu {cpu[i]!r} is outside 0..{scale:g}{hint}")
+        raise TraceError(f"{where(i)}: cpu {_cell(frame[cpu_col].iloc[i])} is outside 0..{scale:g}{hint}")
     if "step" in columns:
         steps = pd.to_numeric(frame["step"], errors="coerce")
         if steps.isna().any() or (steps < 0).any() or (steps % 1 != 0).any():
             i = int(np.flatnonzero(steps.isna() | (steps < 0) | (steps % 1 != 0))[0])
-            raise TraceError(f"{file}, line {i + 2}: step {frame['step'].iloc[i]!r} is not a non-negative integer")
+            raise TraceError(f"{where(i)}: step {_cell(frame['step'].iloc[i])} is not a non-negative integer")
         step_index = steps.to_numpy(dtype=np.int64)
         interval = interval_s or PLANETLAB_INTERVAL_S
     elif "timestamp" in columns:
@@ -152,11 +158,13 @@ def load_long_table(path: str | Path, *, cpu_unit: str | None = None, interval_s
         seconds = (
             pd.to_numeric(ts, errors="coerce")
             if pd.api.types.is_numeric_dtype(ts)
-            else pd.to_datetime(ts, errors="coerce", utc=True).astype("int64") / 1e9
+            # Not astype("int64"): pandas 3 may parse at us (not ns) resolution, and NaT would
+            # become a huge negative integer instead of NaN.
+            else (pd.to_datetime(ts, errors="coerce", utc=True) - pd.Timestamp(0, tz="UTC")).dt.total_seconds()
         )
         if seconds.isna().any():
             i = int(np.flatnonzero(seconds.isna())[0])
-            raise TraceError(f"{file}, line {i + 2}: timestamp {ts.iloc[i]!r} is not a time")
+            raise TraceError(f"{where(i)}: timestamp {_cell(ts.iloc[i])} is not a time")
         uniq = np.unique(seconds.to_numpy(dtype=np.float64))
         gaps = np.diff(uniq)
         if gaps.size == 0:
@@ -174,12 +182,29 @@ def load_long_table(path: str | Path, *, cpu_unit: str | None = None, interval_s
     np.add.at(seen, (vm_index, step_index), 1)
     dup = np.argwhere(seen > 1)
     if dup.size:
-        raise TraceError(f"{file}: VM {names[dup[0][0]]!r} has more than one value at step {dup[0][1]}")
+        vm, step = int(dup[0][0]), int(dup[0][1])
+        raise TraceError(f"{file}: VM {str(names[vm])!r} has more than one value at step {step}")
     table[vm_index, step_index] = cpu / scale
     missing = np.argwhere(np.isnan(table))
     if missing.size:
-        raise TraceError(f"{file}: VM {names[missing[0][0]]!r} has no value at step {missing[0][1]}")
+        vm, step = int(missing[0][0]), int(missing[0][1])
+        raise TraceError(f"{file}: VM {str(names[vm])!r} has no value at step {step}")
     return TraceSet(table, tuple(str(n) for n in names), interval, str(file))
+
+
+def _cell(value: object) -> str:
+    """A table cell for a message: text quoted as read, numbers plain (never a numpy repr)."""
+    import pandas as pd
+
+    if isinstance(value, str):
+        return repr(value)
+    if value is None or bool(pd.isna(value)):  # type: ignore[call-overload]
+        return "'' (empty)"
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def synthetic_planetlab_like(n_vms: int = 1000, n_steps: int = PLANETLAB_STEPS, seed: int = 1) -> TraceSet:

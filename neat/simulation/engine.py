@@ -33,6 +33,10 @@ HISTORY_WINDOW = 30
 MBIT_PER_MB = 8.0
 
 
+class CapacityError(ValueError):
+    """The VMs cannot all be created: the data center is too small for the workload."""
+
+
 @dataclass
 class PhaseTimes:
     """Wall time spent per phase, in seconds."""
@@ -190,7 +194,10 @@ class Simulation:
                 guard.vm_ids = np.array([vm])
                 target = int(policy.placer.place(self.hosts, request, guard)[0])
             if target < 0:
-                raise RuntimeError(f"VM {vm} ({self.traces.names[vm]}) fits on no host at creation")
+                raise CapacityError(
+                    f"VM {vm} ({self.traces.names[vm]}) fits on no host at creation: "
+                    f"the data center is too small for the workload"
+                )
             vm_host[vm] = target
             used_cpu[target] += mips
             used_ram[target] += ram

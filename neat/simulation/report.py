@@ -28,7 +28,7 @@ def print_table(results: Sequence[SimulationResult], source: str) -> None:
         ("shutdowns", "right"),
         ("wall s", "right"),
     ]:
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+        table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     for r in results:
         table.add_row(
             r.policy,
@@ -43,7 +43,13 @@ def print_table(results: Sequence[SimulationResult], source: str) -> None:
             str(r.host_shutdowns),
             f"{r.wall_time_s:.2f}",
         )
-    Console().print(table)
+    console = Console()
+    # Never shrink the columns: rich would cut policy names to "thr…" in an 80-column terminal,
+    # and assumes 80 columns when stdout is a pipe or a file. Widen the console to the table.
+    needed = console.measure(table, options=console.options.update_width(10_000)).maximum
+    if needed > console.width:
+        console = Console(width=needed)
+    console.print(table)
 
 
 def write_outputs(results: Sequence[SimulationResult], folder: Path) -> None:
