@@ -148,7 +148,7 @@ def simulate_cmd(
             o_name, o_params = _parse_component(overload, "--overload")
             s_name, s_params = _parse_component(selection, "--selection")
             p_name, p_params = _parse_component(placement, "--placement")
-            parsed.append(custom_policy(o_name, o_params, s_name, s_params, p_name, p_params))
+            parsed.append(custom_policy(o_name, o_params, s_name, s_params, p_name, p_params, sim_mode))
     except (TraceError, ScenarioError, PolicyError) as exc:
         raise DataError(str(exc)) from None
     created_parents: list[Path] = []

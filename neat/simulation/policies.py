@@ -105,12 +105,17 @@ def custom_policy(
     selection_params: dict[str, Any],
     placement: str,
     placement_params: dict[str, Any],
+    mode: Mode | None = None,
 ) -> Policy:
-    """A policy from separately named components, e.g. ``mad`` + ``mc`` + ``pabfd`` with parameters."""
+    """A policy from separately named components, e.g. ``mad`` + ``mc`` + ``pabfd`` with parameters.
+
+    With a ``mode``, PABFD prices empty hosts as that mode does unless told otherwise.
+    """
+    defaults = {"empty_host_cost": mode.empty_host_cost} if mode is not None and placement == "pabfd" else {}
     try:
         detector = create("overload", overload, **overload_params)
         selector = create("selection", selection, **selection_params)
-        placer = create("placement", placement, **placement_params)
+        placer = create("placement", placement, **(defaults | placement_params))
     except (ValueError, UnknownPluginError) as exc:
         raise PolicyError(str(exc)) from None
 
