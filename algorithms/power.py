@@ -46,27 +46,29 @@ def check_power_table(table_w: ArrayLike, *, name: str = "power table") -> NDArr
 def power_w(table_w: NDArray[np.float64], utilization: ArrayLike) -> NDArray[np.float64]:
     """Power drawn at ``utilization`` (fraction, clipped to [0, 1]) under ``table_w``.
 
+    Linear interpolation between the table points, computed in the same order of operations as
+    CloudSim's PowerModelSpecPower (so that equal power increases compare equal in both).
+
     Parameters
     ----------
     table_w : float array of shape (11,) or (n, 11)
-    utilization : float array broadcastable against ``table_w[..., 0]``
+    utilization : float array of shape (n,) for an (n, 11) table, any shape for an (11,) table
 
     Returns
     -------
-    float array of the broadcast shape: linear interpolation between the table points.
+    float array of the utilization's shape.
     """
     u = np.clip(np.asarray(utilization, dtype=np.float64), 0.0, 1.0)
     scaled = u * 10.0
-    low = np.minimum(np.floor(scaled).astype(np.intp), POWER_TABLE_POINTS - 2)
-    frac = scaled - low
+    low = np.floor(scaled).astype(np.intp)
+    high = np.ceil(scaled).astype(np.intp)
     if table_w.ndim == 1:
-        p_low = table_w[low]
-        p_high = table_w[low + 1]
+        p_low, p_high = table_w[low], table_w[high]
     else:
-        rows = np.arange(table_w.shape[0]).reshape((-1,) + (1,) * (u.ndim - 1)) if u.ndim else np.arange(0)
-        if u.ndim == 0:
-            raise InputError("with an (n, 11) table, utilization must be an array of n values")
-        p_low = table_w[rows, low]
-        p_high = table_w[rows, low + 1]
-    result: NDArray[np.float64] = p_low + (p_high - p_low) * frac
+        if u.ndim != 1 or u.shape[0] != table_w.shape[0]:
+            raise InputError(f"with an (n, 11) power table, utilization must have shape ({table_w.shape[0]},)")
+        rows = np.arange(table_w.shape[0])
+        p_low, p_high = table_w[rows, low], table_w[rows, high]
+    delta = (p_high - p_low) / 10.0
+    result: NDArray[np.float64] = p_low + delta * (u - low / 10.0) * 100.0
     return result

@@ -1,4 +1,4 @@
-"""Minimum utilization (MU) VM selection: the VM with the smallest current CPU demand leaves.
+"""Minimum utilization (MU) VM selection: the VM with the smallest current CPU utilization leaves.
 
 References
 ----------
@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from algorithms._validation import Options
 from algorithms.base import BoolArray, IntArray, VmSelector, VmTable
 from algorithms.selection.mmt import candidate_vms, first_per_host
 
@@ -20,14 +21,22 @@ __all__ = ["MinimumUtilization"]
 
 @dataclass(frozen=True, kw_only=True)
 class MinimumUtilization(VmSelector):
-    """Select the VM with the smallest current ``cpu_mips`` on each chosen host; ties to the lowest index.
+    """Select the least utilized VM on each chosen host; ties to the lowest index.
+
+    Parameters
+    ----------
+    measure : {"fraction", "mips"}
+        ``"fraction"`` (default): demand as a fraction of the VM's own size, as CloudSim 4.0 ranks
+        (``getTotalUtilizationOfCpuMips / getMips``); ``"mips"``: absolute demand.
 
     References
     ----------
     Beloglazov & Buyya, CCPE 24(13), 2012.
     """
 
-    PARAMETERS = {}  # noqa: RUF012
+    measure: str = "fraction"
+
+    PARAMETERS = {"measure": Options(("fraction", "mips"))}  # noqa: RUF012
 
     def select(self, vms: VmTable, hosts: BoolArray, rng: np.random.Generator | None = None) -> IntArray:
         """Pick the least-loaded VM of every chosen host.
@@ -45,4 +54,6 @@ class MinimumUtilization(VmSelector):
         """
         vm, host = candidate_vms(vms, hosts, owner=type(self).__name__)
         cpu = np.asarray(vms.cpu_mips, dtype=np.float64)[vm]
+        if self.measure == "fraction":
+            cpu = cpu / np.asarray(vms.capacity_mips, dtype=np.float64)[vm]
         return first_per_host(vm, host, (cpu,), hosts.shape[0])

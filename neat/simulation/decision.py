@@ -48,11 +48,12 @@ def plan_round(
     plan_host = vm_host.copy()
     plan_stamp = vm_stamp.copy()
     next_stamp = int(plan_stamp.max()) + 1 if plan_stamp.size else 0
-    capped = np.minimum(requested, hosts.pe_mips[vm_host])
-    used_cpu = sum_by(vm_host, capped, n_hosts)
+    placed = vm_host >= 0  # destroyed VMs (CloudSim mode) have no host
+    capped = np.where(placed, np.minimum(requested, hosts.pe_mips[vm_host]), 0.0)
+    used_cpu = sum_by(vm_host[placed], capped[placed], n_hosts)
     used_cpu = np.where(used_cpu > hosts.cpu_mips, hosts.cpu_mips, used_cpu)  # over-subscribed: nothing free
     if mode.ram_constrains_migrations:
-        used_ram = sum_by(vm_host, sim.vm_ram_mb, n_hosts)
+        used_ram = sum_by(vm_host[placed], sim.vm_ram_mb[placed], n_hosts)
         vm_ram = sim.vm_ram_mb
     else:
         used_ram = np.zeros(n_hosts)

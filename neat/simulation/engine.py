@@ -138,9 +138,13 @@ class Simulation:
         low = int(np.floor(position))
         if low >= self.samples.shape[1] - 1:
             return self.samples[:, -1].copy()
-        frac = position - low
         u0 = self.samples[:, low]
-        result: NDArray[np.float64] = u0 + (self.samples[:, low + 1] - u0) * frac
+        if time_s % self.interval_s == 0:
+            return u0.copy()
+        # UtilizationModelPlanetLabInMemory's order of operations
+        high = int(np.ceil(position))
+        delta = (self.samples[:, high] - u0) / ((high - low) * self.interval_s)
+        result: NDArray[np.float64] = u0 + delta * (time_s - low * self.interval_s)
         return result
 
     def _state(
@@ -246,6 +250,9 @@ class Simulation:
             if last_state is not None:
                 accounting.interval(last_state, state, now - last_time)
             u_now = self.utilization_at(now)
+            if self.mode.destroy_idle_vms:
+                # CloudSim removes every VM requesting 0 MIPS at an update, before the decision
+                vm_host[(u_now == 0) & (vm_host >= 0)] = -1
             vm_history[:, :-1] = vm_history[:, 1:]
             vm_history[:, -1] = u_now
             vm_history_len = np.minimum(vm_history_len + 1, HISTORY_WINDOW)
@@ -291,6 +298,10 @@ class Simulation:
                         next_stamp += 1
                     pending[done] = False
                     in_flight = np.flatnonzero(pending)
+                    if self.mode.destroy_idle_vms:  # VMs still migrating are spared
+                        idle = (self.utilization_at(end) == 0) & (vm_host >= 0)
+                        idle[moves_vm[in_flight]] = False
+                        vm_host[idle] = -1
                     last_state = self._state(end, vm_host, moves_vm[in_flight], moves_to[in_flight])
                     last_time = end
                     accounting.record(last_state, end)

@@ -24,6 +24,9 @@ class Mode:
     regression : "ols" (CloudSim: weights never applied, LRR = LR) or "loess" (tricube; LRR robust)
     ceil_migration_steps : the regression horizon is ceil(migration time / interval) steps
         (CloudSim) instead of the migration time itself
+    destroy_idle_vms : a VM that requests 0 MIPS at a host update (and is not migrating) is
+        destroyed for the rest of the run (CloudSim: PowerDatacenter "Remove completed VMs" with
+        HostDynamicWorkload.getCompletedVms, which tests getCurrentRequestedTotalMips() == 0)
     """
 
     name: str
@@ -33,6 +36,7 @@ class Mode:
     ram_constrains_migrations: bool
     regression: str
     ceil_migration_steps: bool
+    destroy_idle_vms: bool
 
 
 CLOUDSIM = Mode(
@@ -43,6 +47,7 @@ CLOUDSIM = Mode(
     ram_constrains_migrations=False,
     regression="ols",
     ceil_migration_steps=True,
+    destroy_idle_vms=True,
 )
 
 NEAT = Mode(
@@ -53,6 +58,7 @@ NEAT = Mode(
     ram_constrains_migrations=True,
     regression="loess",
     ceil_migration_steps=False,
+    destroy_idle_vms=False,
 )
 
 MODES = {m.name: m for m in (CLOUDSIM, NEAT)}

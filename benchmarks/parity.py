@@ -1,0 +1,52 @@
+"""Print neat's cloudsim mode against CloudSim 4.0's reference results, every day and policy.
+
+Usage: python benchmarks/parity.py [DAY ...]   (days under ../shared/data/planetlab)
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from neat.scenario import cloudsim_standard
+from neat.simulation.engine import Simulation
+from neat.simulation.modes import CLOUDSIM
+from neat.simulation.policies import parse_policy
+from neat.traces import load_planetlab
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+REFERENCE = SHARED / "reference" / "cloudsim" / "results.json"
+TOLERANCE = {"energy_kwh": 0.02, "migrations": 0.05, "slatah": 0.10, "pdm": 0.10}
+
+
+def relative(ours: float, theirs: float) -> float:
+    return (ours - theirs) / theirs if theirs else 0.0
+
+
+def main(days: list[str]) -> int:
+    reference = json.loads(REFERENCE.read_text())
+    days = days or sorted(reference)
+    print(
+        f"{'day':9} {'policy':12} {'energy neat/ref':>22} {'migrations neat/ref':>22} "
+        f"{'SLATAH neat/ref':>20} {'PDM neat/ref':>24} {'wall s':>7}  within"
+    )
+    failures = 0
+    for day in days:
+        traces = load_planetlab(SHARED / "data" / "planetlab" / day)
+        for name, ref in reference[day].items():
+            result = Simulation(traces, cloudsim_standard(), parse_policy(name, CLOUDSIM), CLOUDSIM).run()
+            ours = result.summary()
+            ok = all(abs(relative(ours[key], ref[key])) <= tol for key, tol in TOLERANCE.items() if ref.get(key))
+            failures += not ok
+            cells = [f"{day:9} {name:12}"]
+            for key, fmt in (("energy_kwh", "9.2f"), ("migrations", "7d"), ("slatah", ".4f"), ("pdm", ".6f")):
+                theirs = ref.get(key, 0)
+                cells.append(f"{ours[key]:{fmt}}/{theirs:{fmt}} {relative(ours[key], theirs):+6.1%}")
+            print(*cells, f"{result.wall_time_s:7.2f}  {'yes' if ok else 'NO'}", flush=True)
+    print(f"{failures} of the listed (day, policy) pairs are outside the tolerances {TOLERANCE}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
