@@ -1,0 +1,57 @@
+"""neat's cloudsim mode against CloudSim 4.0's published outputs on the PlanetLab days in ../shared.
+
+Required: NPA energy 2410.8 kWh (+-0.1); for every listed day and policy, energy within 2 %,
+migrations within 5 %, SLATAH and PDM within 10 % (relative) of the reference.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+from neat.scenario import cloudsim_standard
+from neat.simulation.engine import Simulation, SimulationResult
+from neat.simulation.modes import CLOUDSIM
+from neat.simulation.policies import parse_policy
+from neat.traces import TraceSet, load_planetlab
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+REFERENCE_FILE = SHARED / "reference" / "cloudsim" / "results.json"
+TOLERANCE = {"energy_kwh": 0.02, "migrations": 0.05, "slatah": 0.10, "pdm": 0.10}
+
+
+def _cases() -> list[tuple[str, str]]:
+    if not REFERENCE_FILE.exists():
+        return [("missing", "missing")]
+    reference = json.loads(REFERENCE_FILE.read_text())
+    return [(day, policy) for day in sorted(reference) for policy in sorted(reference[day])]
+
+
+@cache
+def _traces(day: str) -> TraceSet:
+    return load_planetlab(SHARED / "data" / "planetlab" / day)
+
+
+@cache
+def _run(day: str, policy: str) -> SimulationResult:
+    return Simulation(_traces(day), cloudsim_standard(), parse_policy(policy, CLOUDSIM), CLOUDSIM).run()
+
+
+@pytest.mark.parity
+@pytest.mark.parametrize(("day", "policy"), _cases())
+def test_matches_the_reference(day: str, policy: str) -> None:
+    assert REFERENCE_FILE.exists(), f"{REFERENCE_FILE} is missing: the parity tests need ../shared"
+    expected = json.loads(REFERENCE_FILE.read_text())[day][policy]
+    ours = _run(day, policy).summary()
+    if policy == "npa":
+        assert ours["energy_kwh"] == pytest.approx(2410.8, abs=0.1)
+    for key, tolerance in TOLERANCE.items():
+        if key not in expected:
+            continue
+        if expected[key] == 0:
+            assert ours[key] == 0, key
+        else:
+            assert ours[key] == pytest.approx(expected[key], rel=tolerance), key
