@@ -20,6 +20,7 @@ from algorithms.base import HostTable, PlacementRequest
 from neat.scenario import Scenario
 from neat.simulation.accounting import Accounting
 from neat.simulation.allocation import HostState, allocate
+from neat.simulation.decision import plan_round
 from neat.simulation.guard import DetectorGuard, host_histories, trimmed_length
 from neat.simulation.lower_bound import host_kinds, lower_bound_power
 from neat.simulation.modes import Mode
@@ -264,8 +265,8 @@ class Simulation:
             moves_to = empty
             n_overloaded = 0
             if self.policy.kind == "dynamic":
-                moves_vm, moves_to, n_overloaded, detector_state = self._decide(
-                    state, vm_host, vm_stamp, vm_history, vm_history_len, u_now, detector_state
+                moves_vm, moves_to, n_overloaded, detector_state = plan_round(
+                    self, state, vm_host, vm_stamp, vm_history, vm_history_len, u_now, detector_state
                 )
             t0 = time.perf_counter()
             migrations_total += int(moves_vm.size)
@@ -339,22 +340,6 @@ class Simulation:
             phases=self.phases,
             series={k: np.asarray(v) for k, v in series.items()},
         )
-
-    # -- one decision round --------------------------------------------------------------------
-    def _decide(
-        self,
-        state: HostState,
-        vm_host: NDArray[np.intp],
-        vm_stamp: NDArray[np.int64],
-        vm_history: NDArray[np.float64],
-        vm_history_len: NDArray[np.intp],
-        u_now: NDArray[np.float64],
-        detector_state: Any,
-    ) -> tuple[NDArray[np.intp], NDArray[np.intp], int, Any]:
-        """Plan one round; returns (VMs to move, their targets, overloaded host count, detector state)."""
-        from neat.simulation.decision import plan_round
-
-        return plan_round(self, state, vm_host, vm_stamp, vm_history, vm_history_len, u_now, detector_state)
 
 
 __all__ = ["HISTORY_WINDOW", "PhaseTimes", "Simulation", "SimulationResult", "host_histories", "trimmed_length"]
