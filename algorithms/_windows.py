@@ -134,8 +134,9 @@ def row_mean(block: FloatArray, count: IntArray) -> FloatArray:
 def nonzero_run(u: FloatArray, n_valid: IntArray) -> IntArray:
     """Number of consecutive non-zero values counting back from the newest one.
 
-    This is CloudSim's ``MathUtil.countNonZeroBeginning`` applied to a history stored newest first:
-    a zero anywhere in the history hides everything older than it.
+    A stricter notion of history than ``n_valid``: a zero anywhere hides everything older. (CloudSim's
+    ``MathUtil.countNonZeroBeginning`` is named and documented this way, but its code returns the
+    length without the oldest zeros, which is ``n_valid`` of a zero-trimmed history.)
 
     Parameters
     ----------

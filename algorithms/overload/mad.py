@@ -66,8 +66,8 @@ def median_absolute_deviation(block: FloatArray, count: IntArray) -> FloatArray:
 def history_count(u: FloatArray, n_valid: IntArray, rule: HistoryRule) -> IntArray:
     """How much history a row has, to compare with ``min_history``; shape (n_rows,).
 
-    ``"valid"`` is ``n_valid``. ``"nonzero_run"`` is CloudSim's ``countNonZeroBeginning``: the run
-    of non-zero values counting back from the newest (a quirk: one idle step resets the count).
+    ``"valid"`` is ``n_valid`` (what CloudSim 4.0 effectively compares). ``"nonzero_run"`` is the run
+    of non-zero values counting back from the newest: one idle step resets the count.
     """
     return n_valid if rule == "valid" else nonzero_run(u, n_valid)
 
@@ -128,8 +128,8 @@ class SpreadThresholdDetector(OverloadDetector):
         Without enough history: ``u[-1] > fallback_threshold`` (strict, CloudSim's static
         threshold 0.7), or never overloaded when None (openstack-neat).
     history_rule : {"valid", "nonzero_run"}
-        ``"valid"`` counts ``n_valid``; ``"nonzero_run"`` counts the consecutive non-zero values
-        back from the newest, CloudSim's ``MathUtil.countNonZeroBeginning`` quirk.
+        ``"valid"`` counts ``n_valid`` (CloudSim 4.0's behaviour on its zero-trimmed histories);
+        ``"nonzero_run"`` counts the consecutive non-zero values back from the newest.
 
     Notes
     -----
