@@ -134,7 +134,7 @@ def test_mad_nonzero_run_history_rule():
 
     "valid": 5 values; sorted [0, .25, .5, .5, .75], median .5, deviations sorted
     [0, 0, .25, .25, .5], MAD .25, threshold .75; .75 > .75 F.
-    "nonzero_run": only 2 non-zero values since the zero (CloudSim's countNonZeroBeginning) < 3,
+    "nonzero_run": only 2 non-zero values since the zero < 3,
     so the static fallback decides: .75 > .7 T.
     """
     row = [0.25, 0.5, 0.0, 0.5, 0.75]
