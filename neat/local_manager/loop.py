@@ -225,6 +225,11 @@ class LocalManager:
             return None
         try:
             sample = HostSample(self.host_name, timestamp, host.utilization, host.cpu_mhz, host.cpu_cores)
+        except ValueError as exc:
+            log.error("the host sample of this interval is invalid (%s); interval skipped", exc)
+            self.failures += 1
+            return None
+        try:
             self.sink.write(sample, vms)
         except Exception as exc:
             log.error(
