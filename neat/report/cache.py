@@ -1,0 +1,150 @@
+"""An on-disk cache of cell results, so a rerun computes only what changed.
+
+One compressed ``.npz`` file per cell, named by a SHA-256 key over everything that decides the
+result: the trace content hash, the policy (name and every effective parameter of its detector,
+selector and placer), the mode, the scenario (its content: host and VM types, power tables,
+interval), the seed and the neat version. Files are written to a temporary name and renamed, so
+an interrupted run leaves whole entries or none; an unreadable entry counts as a miss.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from neat import __version__
+from neat.report.record import SERIES, CellResult
+from neat.scenario import Scenario
+from neat.simulation.modes import Mode
+from neat.simulation.policies import Policy
+
+#: Bumped when the entry layout changes; part of every key.
+CACHE_FORMAT = 1
+
+
+def default_cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/neat/results``, or ``~/.cache/neat/results``."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "neat" / "results"
+
+
+def scenario_fingerprint(scenario: Scenario) -> dict[str, Any]:
+    """The scenario's content as plain values: equal for equal data centers, whatever the file's layout."""
+    return {
+        "name": scenario.name,
+        "host_types": [
+            {
+                "name": t.name,
+                "count": t.count,
+                "cores": t.cores,
+                "core_mips": t.core_mips,
+                "ram_mb": t.ram_mb,
+                "power_w": [float(w) for w in t.power_w],
+                "bandwidth_mbit_s": t.bandwidth_mbit_s,
+            }
+            for t in scenario.host_types
+        ],
+        "vm_types": [{"name": t.name, "mips": t.mips, "ram_mb": t.ram_mb} for t in scenario.vm_types],
+        "interval_s": scenario.interval_s,
+        "host_order": scenario.host_order,
+        "vm_assignment": scenario.vm_assignment,
+    }
+
+
+def policy_fingerprint(policy: Policy) -> dict[str, Any]:
+    """Name, kind and the full parameter set of each component (their reprs list every field)."""
+    return {
+        "name": policy.name,
+        "kind": policy.kind,
+        "detector": repr(policy.detector),
+        "selector": repr(policy.selector),
+        "placer": repr(policy.placer),
+    }
+
+
+def cell_inputs(
+    trace_hash: str, policy: Policy, mode: Mode, scenario: Scenario, seed: int, version: str = __version__
+) -> dict[str, Any]:
+    """Everything that decides a cell's result."""
+    return {
+        "format": CACHE_FORMAT,
+        "traces": trace_hash,
+        "policy": policy_fingerprint(policy),
+        "mode": mode.name,
+        "scenario": scenario_fingerprint(scenario),
+        "seed": seed,
+        "neat": version,
+    }
+
+
+def cell_key(
+    trace_hash: str, policy: Policy, mode: Mode, scenario: Scenario, seed: int, version: str = __version__
+) -> str:
+    """SHA-256 (hex) of :func:`cell_inputs` as canonical JSON."""
+    text = json.dumps(cell_inputs(trace_hash, policy, mode, scenario, seed, version), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class ResultCache:
+    """Cell results on disk under ``root`` (``None``: a cache that holds nothing and keeps nothing)."""
+
+    def __init__(self, root: Path | None) -> None:
+        self.root = root
+
+    def path(self, key: str) -> Path:
+        assert self.root is not None
+        return self.root / key[:2] / f"{key}.npz"
+
+    def get(self, key: str) -> CellResult | None:
+        """The stored result, or ``None`` if absent or unreadable."""
+        if self.root is None:
+            return None
+        try:
+            with np.load(self.path(key), allow_pickle=False) as data:
+                meta = json.loads(str(data["meta"]))
+                series = {k: np.array(data[k], dtype=np.float64) for k in SERIES}
+            if meta.get("key") != key:
+                return None
+            return CellResult(series=series, **meta["result"])
+        except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, json.JSONDecodeError):
+            return None
+
+    def put(self, key: str, result: CellResult, inputs: dict[str, Any] | None = None) -> None:
+        """Store ``result`` atomically (temporary file, fsync, rename); ``inputs`` are kept for reading."""
+        if self.root is None:
+            return
+        target = self.path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        meta = json.dumps({"key": key, "inputs": inputs, "result": result.scalars()})
+        fd, tmp = tempfile.mkstemp(prefix=f".{key[:16]}-", suffix=".tmp", dir=target.parent)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                arrays: dict[str, Any] = {"meta": np.array(meta), **result.series}
+                np.savez_compressed(out, **arrays)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def __len__(self) -> int:
+        return 0 if self.root is None or not self.root.is_dir() else sum(1 for _ in self.root.glob("*/*.npz"))
+
+
+__all__ = [
+    "CACHE_FORMAT",
+    "ResultCache",
+    "cell_inputs",
+    "cell_key",
+    "default_cache_dir",
+    "policy_fingerprint",
+    "scenario_fingerprint",
+]
