@@ -1,0 +1,34 @@
+"""Reports over many trace days and policies: a cached, parallel matrix of simulations, tables and plots.
+
+``neat report`` (:mod:`neat.report.cli`) runs every policy on every day (:mod:`~neat.report.runner`,
+locally in parallel or on a Dask cluster), keeps each result in an on-disk cache
+(:mod:`~neat.report.cache`), aggregates them (:mod:`~neat.report.tables`), draws the figures
+(:mod:`~neat.report.plots`) and writes ``report.html``, ``report.md`` and ``results.csv`` /
+``results.parquet`` (:mod:`~neat.report.document`).
+"""
+
+from neat.report.cache import ResultCache, cell_key, default_cache_dir
+from neat.report.document import Document, ReportInputs, build_document, write_report
+from neat.report.record import CellResult
+from neat.report.runner import CellFailed, Day, MatrixRun, SchedulerError, run_matrix, simulate_cell
+from neat.report.sweep import SweepError, load_sweep, resolve_policies
+
+__all__ = [
+    "CellFailed",
+    "CellResult",
+    "Day",
+    "Document",
+    "MatrixRun",
+    "ReportInputs",
+    "ResultCache",
+    "SchedulerError",
+    "SweepError",
+    "build_document",
+    "cell_key",
+    "default_cache_dir",
+    "load_sweep",
+    "resolve_policies",
+    "run_matrix",
+    "simulate_cell",
+    "write_report",
+]

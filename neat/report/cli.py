@@ -1,0 +1,300 @@
+"""``neat report``: run policies over trace days and write an HTML/Markdown report with tables and plots."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from neat.report.runner import Day
+
+if TYPE_CHECKING:
+    from neat.report.cache import ResultCache
+    from neat.report.runner import MatrixRun
+    from neat.scenario import Scenario
+    from neat.simulation.modes import Mode
+    from neat.simulation.policies import Policy
+
+SWEEP_HELP = """
+\b
+A sweep file (--sweep) is TOML; every [[grid]] is a cartesian product:
+  policies = ["thr-mmt-0.8"]
+  [[grid]]
+  overload = ["lr", "lrr"]        # detectors
+  parameter = [1.1, 1.2, 1.3]     # -> lr-mmt-1.1, ... (PABFD placement)
+  selection = ["mmt", "mc"]
+  [[grid]]
+  overload = "mad"
+  overload_params = { safety = [2.0, 2.5] }
+  placement = ["pabfd", "bfd"]
+See neat.report.sweep for every key.
+"""
+
+
+def _cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def load_days(paths: Sequence[Path], cpu_unit: str | None) -> list[Day]:
+    """Each path is a PlanetLab day (a folder of VM files), a folder of such days, or a long table file.
+
+    Raises
+    ------
+    TraceError
+        A path is missing or a trace is unusable; the message names the file, line and value.
+    """
+    from neat.traces import TraceError, load_long_table, load_planetlab
+
+    found: list[tuple[str, Path]] = []
+    for path in paths:
+        if not path.exists():
+            raise TraceError(f"{path}: no such trace day, folder of days or trace file")
+        if path.is_file():
+            found.append((path.stem, path))
+            continue
+        entries = [p for p in path.iterdir() if not p.name.startswith(".")]
+        subfolders = sorted((p for p in entries if p.is_dir()), key=lambda p: p.name)
+        if subfolders and not any(p.is_file() for p in entries):
+            found.extend((p.name, p) for p in subfolders)
+        else:
+            found.append((path.name, path))
+    unique: dict[Path, str] = {}
+    for name, path in found:
+        unique.setdefault(path.resolve(), name)
+    names = list(unique.values())
+    days = []
+    for resolved, name in unique.items():
+        label = name if names.count(name) == 1 else str(resolved)
+        traces = load_long_table(resolved, cpu_unit=cpu_unit) if resolved.is_file() else load_planetlab(resolved)
+        days.append(Day.of(label, traces))
+    return days
+
+
+@click.command("report", epilog=SWEEP_HELP)
+@click.option(
+    "--traces",
+    "trace_paths",
+    multiple=True,
+    required=True,
+    type=click.Path(path_type=Path),
+    help="A PlanetLab day (folder of VM files), a folder of days, or a long table (CSV/Parquet). Repeatable.",
+)
+@click.option(
+    "--cpu-unit", type=click.Choice(["percent", "fraction"]), default=None, help="Unit of a long table's cpu column."
+)
+@click.option(
+    "--policy",
+    "policies",
+    multiple=True,
+    help="Policy name, repeatable: dvfs, <overload>-<selection>-<parameter> (e.g. lr-mmt-1.2). "
+    "npa and dvfs are always run as baselines. Default (without --sweep): thr-mmt-0.8, mad-mmt-2.5, lr-mmt-1.2.",
+)
+@click.option("--sweep", "sweep_path", type=click.Path(path_type=Path), default=None, help="A sweep TOML file.")
+@click.option(
+    "--mode",
+    type=click.Choice(["neat", "cloudsim"]),
+    default="neat",
+    show_default=True,
+    help="cloudsim reproduces CloudSim 4.0 exactly, quirks included; neat corrects them.",
+)
+@click.option(
+    "--scenario",
+    "scenario_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Scenario TOML (host and VM types). Default: the standard 800-host CloudSim setup.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Report folder (created; a previous report there is replaced).",
+)
+@click.option(
+    "--baseline",
+    default="dvfs",
+    show_default=True,
+    help="The 'lowest energy at an SLAV no worse than' rule compares with this policy.",
+)
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Local worker processes. Default: the number of cores.",
+)
+@click.option(
+    "--scheduler",
+    default=None,
+    metavar="ADDRESS",
+    help="Run the matrix on this Dask distributed scheduler (e.g. tcp://10.0.0.5:8786) instead of locally.",
+)
+@click.option(
+    "--cache",
+    "cache_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Result cache folder. Default: ~/.cache/neat/results.",
+)
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the result cache.")
+@click.option("--seed", default=1, show_default=True, help="Seed of random VM selection (rs).")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def report_cmd(
+    trace_paths: tuple[Path, ...],
+    cpu_unit: str | None,
+    policies: tuple[str, ...],
+    sweep_path: Path | None,
+    mode: str,
+    scenario_path: Path | None,
+    out_dir: Path,
+    baseline: str,
+    jobs: int | None,
+    scheduler: str | None,
+    cache_dir: Path | None,
+    no_cache: bool,
+    seed: int,
+    quiet: bool,
+) -> None:
+    """Run policies over trace days and write report.html, report.md and results.csv/.parquet to --out.
+
+    Every (day, policy) result is cached, so a rerun with another policy simulates only that one.
+    """
+    from neat.cli import DataError
+    from neat.report.cache import ResultCache, default_cache_dir
+    from neat.report.document import ReportInputs, build_document, check_output_folder, write_report
+    from neat.report.html import render_html
+    from neat.report.markdown import render_markdown
+    from neat.report.runner import CellFailed, SchedulerError
+    from neat.report.sweep import SweepError, resolve_policies
+    from neat.scenario import ScenarioError, cloudsim_standard, load_scenario
+    from neat.simulation.engine import CapacityError
+    from neat.simulation.modes import MODES
+    from neat.simulation.policies import PolicyError
+    from neat.traces import TraceError
+
+    started = time.perf_counter()
+    sim_mode = MODES[mode]
+    requested = policies or (() if sweep_path else ("thr-mmt-0.8", "mad-mmt-2.5", "lr-mmt-1.2"))
+    try:
+        check_output_folder(out_dir)
+        chosen = resolve_policies(requested, sweep_path, sim_mode, baseline=baseline)
+        scenario = load_scenario(scenario_path) if scenario_path else cloudsim_standard()
+        days = load_days(trace_paths, cpu_unit)
+    except (TraceError, ScenarioError, PolicyError, SweepError, FileExistsError) as exc:
+        raise DataError(str(exc)) from None
+    baseline = chosen[[p.name for p in chosen].index(baseline.strip().lower())].name
+    if no_cache:
+        cache = ResultCache(None)
+    else:
+        root = cache_dir or default_cache_dir()
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DataError(f"--cache {root}: cannot create the cache folder ({exc.strerror or exc})") from None
+        cache = ResultCache(root)
+
+    try:
+        run = _run_with_progress(
+            days,
+            chosen,
+            scenario,
+            sim_mode,
+            seed=seed,
+            cache=cache,
+            jobs=jobs or _cpu_count(),
+            scheduler=scheduler,
+            quiet=quiet,
+        )
+    except CellFailed as exc:
+        if isinstance(exc.error, CapacityError):
+            raise DataError(f"day {exc.day}, policy {exc.policy}: {exc.error}") from None
+        raise
+    except SchedulerError as exc:
+        raise DataError(str(exc)) from None
+
+    inputs = ReportInputs(
+        days=tuple(days),
+        policies=tuple(chosen),
+        requested=tuple(p.strip().lower() for p in requested),
+        mode=mode,
+        scenario=scenario,
+        scenario_source=str(scenario_path) if scenario_path else "built-in (neat.scenario.cloudsim_standard)",
+        seed=seed,
+        baseline=baseline,
+        version=_version(),
+        generated_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        computed=run.computed,
+        from_cache=len(run.from_cache),
+        wall_time_s=time.perf_counter() - started,
+    )
+    document = build_document(inputs, run)
+    try:
+        pages = [("report.html", render_html(document)), ("report.md", render_markdown(document))]
+        write_report(document, out_dir, pages)
+    except OSError as exc:
+        raise DataError(f"{out_dir}: cannot write the report ({exc.strerror or exc})") from None
+    cells = len(days) * len(chosen)
+    click.echo(
+        f"{cells} cells ({len(days)} days x {len(chosen)} policies): {run.computed} simulated, "
+        f"{len(run.from_cache)} from the cache, {time.perf_counter() - started:.1f} s"
+    )
+    for best in document.best:
+        click.echo(f"  {best.sentence}")
+    click.echo(f"Report: {out_dir / 'report.html'}")
+
+
+def _version() -> str:
+    from neat import __version__
+
+    return __version__
+
+
+def _run_with_progress(
+    days: list[Day],
+    chosen: list[Policy],
+    scenario: Scenario,
+    mode: Mode,
+    *,
+    seed: int,
+    cache: ResultCache,
+    jobs: int,
+    scheduler: str | None,
+    quiet: bool,
+) -> MatrixRun:
+    """:func:`run_matrix` under a progress bar over the cells (on stderr, when it is a terminal)."""
+    from neat.report.runner import run_matrix
+
+    if quiet or not sys.stderr.isatty():
+        return run_matrix(days, chosen, scenario, mode, seed=seed, cache=cache, jobs=jobs, scheduler=scheduler)
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    where = f"on {scheduler}" if scheduler else f"on {jobs} core{'s' if jobs > 1 else ''}"
+    columns = (
+        TextColumn(f"simulating {where}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("cells"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("cells", total=len(days) * len(chosen))
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        return run_matrix(
+            days, chosen, scenario, mode, seed=seed, cache=cache, jobs=jobs, scheduler=scheduler, progress=progress
+        )
+
+
+__all__ = ["load_days", "report_cmd"]
