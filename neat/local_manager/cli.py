@@ -99,6 +99,7 @@ def local_manager_cmd(
 
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)  # not two lines per interval
     try:
         config = load_config(config_path)
     except ConfigError as exc:

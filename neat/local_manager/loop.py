@@ -242,7 +242,13 @@ class LocalManager:
             self.failures += 1
             return None
         self.writes += 1
-        log.debug("wrote host %s at %s (%.3f) and %d VMs", self.host_name, timestamp, host.utilization, len(vms))
+        log.info(
+            "wrote %s at %s: host %.1f%%, %d VMs",
+            self.host_name,
+            timestamp.isoformat(timespec="seconds"),
+            100 * host.utilization,
+            len(vms),
+        )
         return Collected(sample, vms)
 
     def run(self, interval_s: float, stop_event: threading.Event | None = None) -> None:
