@@ -235,3 +235,13 @@ def _simulate_and_write(
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
+
+
+def _register_commands() -> None:
+    """Commands that live beside the code they drive."""
+    from neat.local_manager.cli import local_manager_cmd
+
+    main.add_command(local_manager_cmd)
+
+
+_register_commands()
