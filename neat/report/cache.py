@@ -107,13 +107,14 @@ class ResultCache:
         if self.root is None:
             return None
         try:
-            with np.load(self.path(key), allow_pickle=False) as data:
+            # our own file handle, closed whatever np.load makes of the bytes
+            with self.path(key).open("rb") as file, np.load(file, allow_pickle=False) as data:
                 meta = json.loads(str(data["meta"]))
                 series = {k: np.array(data[k], dtype=np.float64) for k in SERIES}
             if meta.get("key") != key:
                 return None
             return CellResult(series=series, **meta["result"])
-        except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, json.JSONDecodeError):
+        except (OSError, EOFError, ValueError, KeyError, TypeError, AttributeError, zipfile.BadZipFile):
             return None
 
     def put(self, key: str, result: CellResult, inputs: dict[str, Any] | None = None) -> None:

@@ -20,6 +20,9 @@ from neat.simulation.modes import Mode
 from neat.simulation.policies import Policy
 from neat.traces import TraceSet
 
+#: How long to wait for a Dask scheduler to answer.
+SCHEDULER_TIMEOUT_S = 20.0
+
 #: (day index, policy index)
 CellId = tuple[int, int]
 #: Called as progress(done, total) after the cached cells are counted and after every computed one.
@@ -186,7 +189,7 @@ def _run_dask(
             "--scheduler needs Dask's distributed package: pip install 'neat-consolidation[dask]'"
         ) from None
     try:
-        client = Client(address, timeout="20s", set_as_default=False)
+        client = Client(address, timeout=f"{SCHEDULER_TIMEOUT_S}s", set_as_default=False)
     except (OSError, TimeoutError, ValueError) as exc:
         raise SchedulerError(f"cannot reach the Dask scheduler at {address!r}: {exc}") from None
     with client:
@@ -201,7 +204,7 @@ def _run_dask(
             future = client.submit(simulate_cell, shipped[cell[0]], scenario, policy, mode, seed, pure=False)
             futures[future] = cell
         try:
-            for future in dask_as_completed(list(futures)):
+            for future in dask_as_completed(list(futures), loop=client.loop):
                 cell = futures[future]
                 try:
                     result = future.result()
