@@ -1,0 +1,102 @@
+"""Shared inputs for the report tests: a 20-host scenario and tiny PlanetLab-format days.
+
+Each day has 24 VMs whose CPU swings with a four-per-day sine around a per-VM level, so the
+consolidating policies migrate and violate SLAs in ``cloudsim`` mode within ~0.1 s per cell.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner, Result
+
+#: 10 G4-like and 10 G5-like hosts; VMs of 1000 and 500 MIPS.
+SCENARIO_TOML = """
+name = "twenty-hosts"
+
+[[host_types]]
+name = "G4"
+count = 10
+cores = 2
+core_mips = 1860
+ram_mb = 4096
+power_w = [86, 89.4, 92.6, 96, 99.5, 102, 106, 108, 112, 114, 117]
+
+[[host_types]]
+name = "G5"
+count = 10
+cores = 2
+core_mips = 2660
+ram_mb = 4096
+idle_w = 93.7
+peak_w = 135
+
+[[vm_types]]
+name = "small"
+mips = 1000
+ram_mb = 1740
+
+[[vm_types]]
+name = "micro"
+mips = 500
+ram_mb = 613
+"""
+
+N_VMS = 24
+STEPS = 288
+
+
+def day_percents(seed: int, n_vms: int = N_VMS) -> np.ndarray:
+    """(n_vms, 288) integer CPU percents: level U(5, 70) + 25 sin(4 cycles a day) + N(0, 8), clipped."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(STEPS)
+    level = rng.uniform(5, 70, n_vms)[:, None]
+    wave = 25 * np.sin(2 * np.pi * (t / 96 + rng.uniform(0, 1, (n_vms, 1))))
+    return np.clip(np.rint(level + wave + rng.normal(0, 8, (n_vms, STEPS))), 0, 100)
+
+
+def write_day(folder: Path, seed: int, n_vms: int = N_VMS) -> Path:
+    """A PlanetLab day: one file per VM, one integer percent per line."""
+    folder.mkdir(parents=True)
+    for k, row in enumerate(day_percents(seed, n_vms)):
+        (folder / f"vm-{k:03d}").write_text("".join(f"{int(v)}\n" for v in row))
+    return folder
+
+
+@dataclass(frozen=True)
+class Inputs:
+    days: Path  # a folder of two days, "day1" and "day2"
+    scenario: Path
+
+
+@pytest.fixture(scope="session")
+def inputs(tmp_path_factory: pytest.TempPathFactory) -> Inputs:
+    root = tmp_path_factory.mktemp("report-inputs")
+    write_day(root / "days" / "day1", seed=1)
+    write_day(root / "days" / "day2", seed=2)
+    scenario = root / "twenty.toml"
+    scenario.write_text(SCENARIO_TOML)
+    return Inputs(root / "days", scenario)
+
+
+@pytest.fixture(autouse=True)
+def private_cache_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Never touch the real ~/.cache, whatever a test passes."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+
+
+def invoke(*args: str | Path) -> Result:
+    from neat.report.cli import report_cmd
+
+    return CliRunner().invoke(report_cmd, [str(a) for a in args])
+
+
+def base_args(inputs: Inputs, out: Path, cache: Path) -> list[str | Path]:
+    """A small, serial, cloudsim-mode report over both days."""
+    return [
+        "--traces", inputs.days, "--scenario", inputs.scenario, "--mode", "cloudsim",
+        "--out", out, "--cache", cache, "--jobs", "1", "--quiet",
+    ]  # fmt: skip

@@ -1,0 +1,165 @@
+"""The result cache: keys change with every input that decides a result, entries round-trip exactly."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from neat.report.cache import ResultCache, cell_key, default_cache_dir, scenario_fingerprint
+from neat.report.record import SERIES, CellResult
+from neat.scenario import cloudsim_standard, load_scenario
+from neat.simulation.modes import CLOUDSIM, NEAT
+from neat.simulation.policies import custom_policy, parse_policy
+
+from .conftest import SCENARIO_TOML
+
+
+def result(policy: str = "thr-mmt-0.8", energy_kwh: float = 12.345678901234567) -> CellResult:
+    """A record whose series encode their position: series k, step i holds 10 k + i / 10."""
+    steps = 5
+    return CellResult(
+        policy=policy,
+        kind="dynamic",
+        mode="neat",
+        vms=3,
+        hosts=2,
+        steps=steps,
+        energy_kwh=energy_kwh,
+        energy_lower_bound_kwh=1.0 / 3.0,
+        slatah=0.012,
+        slatah_mean_per_host=0.013,
+        pdm=1e-5,
+        pdm_mean_per_vm=2e-5,
+        migrations=7,
+        host_shutdowns=2,
+        mean_time_before_host_shutdown_s=601.5,
+        wall_time_s=0.25,
+        series={name: 10.0 * k + np.arange(steps) / 10.0 for k, name in enumerate(SERIES)},
+    )
+
+
+def key(**change: object) -> str:
+    args: dict[str, object] = {
+        "trace_hash": "0123456789abcdef",
+        "policy": parse_policy("thr-mmt-0.8", NEAT),
+        "mode": NEAT,
+        "scenario": cloudsim_standard(),
+        "seed": 1,
+        "version": "1.0",
+    }
+    args.update(change)
+    return cell_key(**args)  # type: ignore[arg-type]
+
+
+def test_key_is_stable_and_hex() -> None:
+    assert key() == key()
+    assert len(key()) == 64
+    int(key(), 16)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"trace_hash": "0123456789abcdee"},
+        {"policy": parse_policy("thr-mmt-0.9", NEAT)},
+        {"policy": parse_policy("thr-mu-0.8", NEAT)},
+        {"policy": parse_policy("thr-mmt-0.8", CLOUDSIM)},  # same name, other placer pricing
+        {"mode": CLOUDSIM},
+        {"scenario": replace(cloudsim_standard(), interval_s=600.0)},
+        {"seed": 2},
+        {"version": "1.1"},
+    ],
+    ids=["traces", "parameter", "selection", "policy-for-mode", "mode", "scenario", "seed", "version"],
+)
+def test_key_changes_with_every_input(change: dict[str, object]) -> None:
+    assert key(**change) != key()
+
+
+def test_key_sees_component_parameters_beyond_the_name() -> None:
+    """Two custom policies differing only in a parameter the name leaves out (a default made explicit)."""
+    a = custom_policy("mad", {"safety": 2.5}, "mmt", {}, "pabfd", {}, NEAT)
+    b = custom_policy("mad", {"safety": 2.5}, "mmt", {}, "pabfd", {}, CLOUDSIM)
+    assert a.name == b.name
+    assert key(policy=a) != key(policy=b)
+
+
+def test_scenario_key_follows_content_not_layout(tmp_path: Path) -> None:
+    """Comments and key order do not matter; one watt in one power table does."""
+    plain = tmp_path / "plain.toml"
+    plain.write_text(SCENARIO_TOML)
+    commented = tmp_path / "commented.toml"
+    commented.write_text(
+        "# the same data center\n" + SCENARIO_TOML.replace('name = "G4"\ncount = 10', 'count = 10\nname = "G4"')
+    )
+    hotter = tmp_path / "hotter.toml"
+    hotter.write_text(SCENARIO_TOML.replace("power_w = [86,", "power_w = [87,"))
+    same_a, same_b, other = (load_scenario(p) for p in (plain, commented, hotter))
+    assert scenario_fingerprint(same_a) == scenario_fingerprint(same_b)
+    assert key(scenario=same_a) == key(scenario=same_b)
+    assert key(scenario=same_a) != key(scenario=other)
+
+
+def test_round_trip_is_exact(tmp_path: Path) -> None:
+    cache = ResultCache(tmp_path)
+    stored = result()
+    cache.put("ab" * 32, stored, {"day": "d1"})
+    back = cache.get("ab" * 32)
+    assert back is not None
+    assert back.scalars() == stored.scalars()  # floats bit for bit, ints stay ints
+    assert all(np.array_equal(back.series[k], stored.series[k]) for k in SERIES)
+    assert back.same_metrics(stored)
+    assert cache.path("ab" * 32) == tmp_path / "ab" / f"{'ab' * 32}.npz"
+    assert len(cache) == 1
+
+
+def test_miss_and_overwrite(tmp_path: Path) -> None:
+    cache = ResultCache(tmp_path)
+    assert cache.get("cd" * 32) is None
+    cache.put("cd" * 32, result(energy_kwh=1.0))
+    cache.put("cd" * 32, result(energy_kwh=2.0))
+    hit = cache.get("cd" * 32)
+    assert hit is not None
+    assert hit.energy_kwh == 2.0
+    assert len(cache) == 1
+
+
+def test_writes_leave_no_temporary_files(tmp_path: Path) -> None:
+    cache = ResultCache(tmp_path)
+    for i in range(3):
+        cache.put(f"{i:02d}" * 32, result())
+    assert sorted(p.suffix for p in tmp_path.rglob("*") if p.is_file()) == [".npz"] * 3
+
+
+@pytest.mark.parametrize("damage", [b"", b"not a zip file", b"PK\x03\x04 truncated"])
+def test_a_damaged_entry_is_a_miss(tmp_path: Path, damage: bytes) -> None:
+    cache = ResultCache(tmp_path)
+    cache.put("ef" * 32, result())
+    cache.path("ef" * 32).write_bytes(damage)
+    assert cache.get("ef" * 32) is None
+
+
+def test_an_entry_under_the_wrong_name_is_a_miss(tmp_path: Path) -> None:
+    cache = ResultCache(tmp_path)
+    cache.put("12" * 32, result())
+    moved = cache.path("13" * 32)
+    moved.parent.mkdir(parents=True)
+    cache.path("12" * 32).rename(moved)
+    assert cache.get("13" * 32) is None
+
+
+def test_a_disabled_cache_keeps_nothing(tmp_path: Path) -> None:
+    cache = ResultCache(None)
+    cache.put("34" * 32, result())
+    assert cache.get("34" * 32) is None
+    assert len(cache) == 0
+
+
+def test_default_folder_follows_xdg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert default_cache_dir() == tmp_path / "neat" / "results"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert default_cache_dir() == tmp_path / "home" / ".cache" / "neat" / "results"
