@@ -7,18 +7,24 @@ were decided (which is the order they are executed in).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from algorithms.base import PlacementRequest, VmTable
+from algorithms.base import OverloadDetector, PlacementRequest, VmTable
+from algorithms.placement.pabfd import PowerAwareBestFitDecreasing
+from neat.simulation import placement_kernel as pk
 from neat.simulation.allocation import HostState, sum_by
+from neat.simulation.detector_kernels import DetectorSpec, detector_spec
 from neat.simulation.guard import DetectorGuard, host_histories, take_state, trimmed_length
+from neat.simulation.jit import COMPILED
 
 if TYPE_CHECKING:
     from neat.simulation.engine import Simulation
+    from neat.simulation.policies import Policy
 
 
 def plan_round(
@@ -79,14 +85,117 @@ def plan_round(
     t2 = time.perf_counter()
     sim.phases.selection_s += t2 - t1
 
+    rnd = _Round(
+        sim=sim,
+        overloaded=overloaded,
+        snapshot=snapshot,
+        baseline=baseline,
+        requested=requested,
+        capped=capped,
+        vm_ram=vm_ram,
+        used_cpu=used_cpu,
+        used_ram=used_ram,
+        plan_host=plan_host,
+        plan_stamp=plan_stamp,
+        next_stamp=next_stamp,
+        host_history=host_history,
+        vm_history=vm_history,
+        steps=steps,
+        detector_state=detector_state,
+    )
+    spec = compiled_spec(sim.policy)
+    if spec is None:
+        moves_vm, moves_to = _place_numpy(rnd, selected)
+    else:
+        moves_vm, moves_to = _place_compiled(rnd, selected, spec)
+    sim.phases.placement_s += time.perf_counter() - t2
+
+    if moves_vm:
+        return np.concatenate(moves_vm), np.concatenate(moves_to), int(overloaded.sum()), next_state
+    empty = np.zeros(0, dtype=np.intp)
+    return empty, empty, int(overloaded.sum()), next_state
+
+
+@dataclasses.dataclass
+class _Round:
+    """The planning state of one round that both placement paths read and update.
+
+    Host arrays are (n_hosts,), VM arrays (n_vms,), ``host_history`` (n_hosts, window).
+    ``used_cpu``, ``used_ram``, ``plan_host``, ``plan_stamp``, ``next_stamp`` and ``host_history``
+    follow the committed moves.
+    """
+
+    sim: Simulation
+    overloaded: NDArray[np.bool_]
+    snapshot: NDArray[np.float64]
+    baseline: NDArray[np.float64] | None
+    requested: NDArray[np.float64]
+    capped: NDArray[np.float64]
+    vm_ram: NDArray[np.float64]
+    used_cpu: NDArray[np.float64]
+    used_ram: NDArray[np.float64]
+    plan_host: NDArray[np.intp]
+    plan_stamp: NDArray[np.int64]
+    next_stamp: int
+    host_history: NDArray[np.float64]
+    vm_history: NDArray[np.float64]
+    steps: NDArray[np.float64]
+    detector_state: Any
+
+    def commit(self, vms: NDArray[np.intp], targets: NDArray[np.intp], *, add_used: bool = True) -> None:
+        """Record moves in the plan (stamps in order); with ``add_used``, add their CPU and RAM too."""
+        self.plan_host[vms] = targets
+        self.plan_stamp[vms] = np.arange(self.next_stamp, self.next_stamp + vms.size)
+        self.next_stamp += vms.size
+        if add_used:
+            np.add.at(self.used_cpu, targets, self.capped[vms])
+            np.add.at(self.used_ram, targets, self.vm_ram[vms])
+
+    def underload_queue(
+        self, phase1_targets: NDArray[np.intp]
+    ) -> tuple[NDArray[np.intp], NDArray[np.bool_], NDArray[np.bool_]]:
+        """Hosts to try to empty, least utilized first, and the excluded sources and targets."""
+        snapshot = self.snapshot
+        excluded_source = self.overloaded | (snapshot == 0)
+        excluded_target = excluded_source.copy()
+        if not self.sim.mode.overload_targets_may_be_evacuated:
+            excluded_source[phase1_targets] = True
+        # the snapshot is fixed for the round, so "repeatedly the least utilized" is one sorted pass
+        first = ~excluded_source & (snapshot > 0) & (snapshot < 1.0)
+        queue = np.flatnonzero(first)[np.argsort(snapshot[first], kind="stable")]
+        return queue, excluded_source, excluded_target
+
+
+@functools.cache
+def _spec_of(detector: OverloadDetector) -> DetectorSpec | None:
+    return detector_spec(detector)
+
+
+def compiled_spec(policy: Policy) -> DetectorSpec | None:
+    """The detector's kernel description if the compiled placement applies to ``policy``, else None.
+
+    It applies when numba is installed, the placer is PABFD itself and the detector is one the
+    kernels know (:func:`neat.simulation.detector_kernels.detector_spec`).
+    """
+    if not COMPILED or type(policy.placer) is not PowerAwareBestFitDecreasing or policy.detector is None:
+        return None
+    return _spec_of(policy.detector)
+
+
+def _place_numpy(rnd: _Round, selected: NDArray[np.intp]) -> tuple[list[NDArray[np.intp]], list[NDArray[np.intp]]]:
+    """Both placement phases with the policy's placer and a :class:`DetectorGuard`, one VM batch a call."""
+    sim = rnd.sim
+    hosts, placer, detector = sim.hosts, sim.policy.placer, sim.policy.detector
+    assert placer is not None and detector is not None
+    requested, vm_ram, used_cpu, used_ram = rnd.requested, rnd.vm_ram, rnd.used_cpu, rnd.used_ram
     guard = DetectorGuard(
         detector,
-        vm_history=vm_history,
+        vm_history=rnd.vm_history,
         vm_mips=sim.vm_mips,
         host_mips=hosts.cpu_mips,
-        host_history=host_history,
-        migration_time_steps=steps,
-        state=detector_state,
+        host_history=rnd.host_history,
+        migration_time_steps=rnd.steps,
+        state=rnd.detector_state,
     )
     evacuation_placer = placer
     if "all_or_nothing" in placer.PARAMETERS:
@@ -95,56 +204,44 @@ def plan_round(
     moves_to: list[NDArray[np.intp]] = []
 
     def place(
-        vms: NDArray[np.intp], allowed: NDArray[np.bool_], g: DetectorGuard, evacuate: bool = False
+        vms: NDArray[np.intp], allowed: NDArray[np.bool_], evacuate: bool = False
     ) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
         """Place ``vms``; return (positions in placement order, targets) of those placed."""
-        g.vm_ids = vms
+        guard.vm_ids = vms
         request = PlacementRequest(
             vm_cpu_mips=requested[vms],
             vm_ram_mb=vm_ram[vms],
             used_cpu_mips=used_cpu,
             used_ram_mb=used_ram,
-            active=snapshot > 0,
+            active=rnd.snapshot > 0,
             allowed=allowed,
-            baseline_utilization=baseline,
+            baseline_utilization=rnd.baseline,
         )
-        targets = (evacuation_placer if evacuate else placer).place(hosts, request, g)
+        targets = (evacuation_placer if evacuate else placer).place(hosts, request, guard)
         order = np.argsort(-requested[vms], kind="stable")
         return order, targets[order]
 
     def commit(vms: NDArray[np.intp], targets: NDArray[np.intp]) -> None:
-        nonlocal next_stamp
         moves_vm.append(vms)
         moves_to.append(targets)
-        plan_host[vms] = targets
-        plan_stamp[vms] = np.arange(next_stamp, next_stamp + vms.size)
-        next_stamp += vms.size
-        np.add.at(used_cpu, targets, capped[vms])
-        np.add.at(used_ram, targets, vm_ram[vms])
+        rnd.commit(vms, targets)
 
     # VMs leaving overloaded hosts
     phase1_targets = np.zeros(0, dtype=np.intp)
     if selected.size:
-        order, targets = place(selected, ~overloaded, guard)
+        order, targets = place(selected, ~rnd.overloaded)
         ok = targets >= 0
-        vms = selected[order][ok]
         phase1_targets = targets[ok]
-        commit(vms, phase1_targets)
+        commit(selected[order][ok], phase1_targets)
 
     # underloaded hosts: take the least utilized, try to move all its VMs away
-    excluded_source = overloaded | (snapshot == 0)
-    excluded_target = excluded_source.copy()
-    if not mode.overload_targets_may_be_evacuated:
-        excluded_source[phase1_targets] = True
-    # the snapshot is fixed for the round, so "repeatedly the least utilized" is one sorted pass
-    first = ~excluded_source & (snapshot > 0) & (snapshot < 1.0)
-    queue = np.flatnonzero(first)[np.argsort(snapshot[first], kind="stable")]
+    queue, excluded_source, excluded_target = rnd.underload_queue(phase1_targets)
     for source in queue:
         if excluded_source[source]:  # it received VMs meanwhile
             continue
         excluded_source[source] = True
         excluded_target[source] = True
-        on_source = np.flatnonzero(plan_host == source)
+        on_source = np.flatnonzero(rnd.plan_host == source)
         if on_source.size == 0:
             continue
         allowed = ~excluded_target
@@ -155,20 +252,54 @@ def plan_round(
         room_ram = (hosts.ram_mb - used_ram)[allowed].max()
         if requested[on_source].max() > room_cpu or vm_ram[on_source].max() > room_ram:
             continue
-        vms = on_source[np.argsort(plan_stamp[on_source], kind="stable")]
+        vms = on_source[np.argsort(rnd.plan_stamp[on_source], kind="stable")]
         mark = guard.checkpoint()
-        order, targets = place(vms, allowed, guard, evacuate=True)
+        order, targets = place(vms, allowed, evacuate=True)
         if (targets < 0).any():
             guard.rollback(mark)
             continue  # not all VMs fit: the host keeps them all
         commit(vms[order], targets)
         excluded_source[targets] = True
-    sim.phases.placement_s += time.perf_counter() - t2
+    return moves_vm, moves_to
 
-    if moves_vm:
-        return np.concatenate(moves_vm), np.concatenate(moves_to), int(overloaded.sum()), next_state
-    empty = np.zeros(0, dtype=np.intp)
-    return empty, empty, int(overloaded.sum()), next_state
+
+def _place_compiled(
+    rnd: _Round, selected: NDArray[np.intp], spec: DetectorSpec
+) -> tuple[list[NDArray[np.intp]], list[NDArray[np.intp]]]:
+    """Both placement phases in the compiled kernels (:mod:`neat.simulation.placement_kernel`)."""
+    sim = rnd.sim
+    hosts, placer = sim.hosts, sim.policy.placer
+    assert isinstance(placer, PowerAwareBestFitDecreasing)
+    arrays = pk.pack_round(
+        hosts,
+        placer,
+        spec,
+        steps=rnd.steps,
+        baseline_utilization=rnd.baseline,
+        used_cpu=rnd.used_cpu,
+        used_ram=rnd.used_ram,
+        active=rnd.snapshot > 0,
+        vm_mips=sim.vm_mips,
+        vm_cpu=rnd.requested,
+        vm_capped=rnd.capped,
+        vm_ram=rnd.vm_ram,
+        vm_history=rnd.vm_history,
+        host_history=rnd.host_history,
+    )
+    moves_vm: list[NDArray[np.intp]] = []
+    moves_to: list[NDArray[np.intp]] = []
+    phase1_targets = np.zeros(0, dtype=np.intp)
+    if selected.size:
+        vms, phase1_targets = pk.place_selected(arrays, selected, rnd.overloaded, placer.all_or_nothing)
+        rnd.commit(vms, phase1_targets, add_used=False)
+        moves_vm.append(vms)
+        moves_to.append(phase1_targets)
+    queue, excluded_source, excluded_target = rnd.underload_queue(phase1_targets)
+    vms, targets = pk.evacuate(arrays, queue, excluded_source, excluded_target, rnd.plan_host, rnd.plan_stamp)
+    moves_vm.append(vms)
+    moves_to.append(targets)
+    rnd.used_cpu[:], rnd.used_ram[:] = arrays.host[pk.USED_CPU], arrays.host[pk.USED_RAM]
+    return moves_vm, moves_to
 
 
 def _select_until_relieved(
