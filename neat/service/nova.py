@@ -1,0 +1,56 @@
+"""The executor's view of a real cloud, on top of :class:`neat.openstack.NovaClient`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from neat.openstack.client import NovaClient
+from neat.openstack.errors import Conflict, NotFound, NoValidHost
+from neat.openstack.errors import MigrationTimeout as NovaMigrationTimeout
+from neat.service.executor import Busy, MigrationTimeout, SchedulerRejected
+
+
+class NovaCompute:
+    """Implements :class:`neat.service.executor.Compute` with Nova's API."""
+
+    def __init__(self, client: NovaClient, *, poll_s: float = 1.0) -> None:
+        self.client = client
+        self.poll_s = poll_s
+        self._last_record: dict[str, int | None] = {}
+
+    def server_host(self, server_id: str) -> str | None:
+        try:
+            return self.client.server(server_id).host
+        except NotFound:
+            return None
+
+    def host_usable(self, host: str) -> bool:
+        try:
+            return self.client.host(host).usable
+        except NotFound:
+            return False
+
+    def live_migrate(self, server_id: str, host: str) -> None:
+        latest = self.client.migration(server_id)
+        self._last_record[server_id] = latest.id if latest is not None else None
+        try:
+            self.client.live_migrate(server_id, host)
+        except NoValidHost as exc:
+            raise SchedulerRejected(str(exc)) from exc
+        except Conflict as exc:
+            raise Busy(str(exc)) from exc
+
+    def wait_migration(self, server_id: str, timeout_s: float) -> str:
+        try:
+            record = self.client.wait_migration(
+                server_id, timeout_s, self.poll_s, newer_than=self._last_record.get(server_id)
+            )
+        except NovaMigrationTimeout as exc:
+            raise MigrationTimeout(str(exc)) from exc
+        return record.status
+
+    def servers_on(self, host: str) -> Sequence[str]:
+        return [s.id for s in self.client.servers(host)]
+
+    def disable_host(self, host: str, reason: str) -> None:
+        self.client.disable_service(host, reason)
