@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -96,7 +97,10 @@ class NovaClient:
         cloud described by ``OS_*`` environment variables. Nothing is sent until the first call.
         """
         config_files = [os.fspath(config_file)] if config_file is not None else None
-        with _translated(f"reading the configuration of cloud {cloud!r}"):
+        with _translated(f"reading the configuration of cloud {cloud!r}"), warnings.catch_warnings():
+            # openstacksdk 4.22 warns that InfluxDB metrics are deprecated on every connection, even
+            # with no InfluxDB configured (its parsed section is a dict of Nones, hence truthy).
+            warnings.filterwarnings("ignore", message="Support for InfluxDB")
             loader = openstack.config.OpenStackConfig(config_files=config_files, app_name="neat")
             region = loader.get_one(cloud=cloud, api_timeout=api_timeout_s)
             return cls(openstack.connection.Connection(config=region))
