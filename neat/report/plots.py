@@ -21,7 +21,9 @@ from matplotlib.figure import Figure as MplFigure
 from neat.report.tables import METRICS, TIMES, Metric
 
 #: At most this many policies get a line in the time-series figures (the rest would be noise).
-MAX_LINES = 8
+MAX_LINES = 6
+#: With at most this many policies the trade-off chart names every point (else the front, and a legend).
+MAX_LABELS = 8
 #: Days drawn as separate panels in the hosts figure; more days are drawn as their median.
 MAX_DAY_PANELS = 3
 DPI = 110
@@ -92,6 +94,14 @@ def _hours(series: pd.DataFrame) -> np.ndarray:
     return series["time_s"].to_numpy(dtype=np.float64) / SECONDS_PER_HOUR
 
 
+def _hourly_mean(x_hours: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Centered one-hour moving average (shorter at the ends), to show the trend under 5-minute noise."""
+    if x_hours.size < 2:
+        return y
+    window = max(1, round(1.0 / float(np.median(np.diff(x_hours)))))
+    return pd.Series(y).rolling(window, center=True, min_periods=1).mean().to_numpy(dtype=np.float64)
+
+
 def _median_over_days(series: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarray]:
     """Per step (aligned by position), the median over days of ``column``: (hours, values)."""
     per_day = [g.reset_index(drop=True) for _, g in series.groupby("day", sort=False)]
@@ -123,7 +133,8 @@ def hosts_figure(series: pd.DataFrame, summary: pd.DataFrame, days: Sequence[str
                     x, y = _hours(rows), rows["active_hosts"].to_numpy(dtype=np.float64)
                 else:
                     x, y = _median_over_days(rows, "active_hosts")
-                ax.plot(x, y, color=colors[policy], lw=width, label=policy, drawstyle="steps-post")
+                y = _hourly_mean(x, y)
+                ax.plot(x, y, color=colors[policy], lw=width, label=policy)
                 top = max(top, float(y.max()))
             rows = series[series["policy"] == chosen[0]] if chosen else series
             if day is not None:
@@ -131,7 +142,8 @@ def hosts_figure(series: pd.DataFrame, summary: pd.DataFrame, days: Sequence[str
                 x, bound = _hours(rows), rows["lower_bound_hosts"].to_numpy(dtype=np.float64)
             else:
                 x, bound = _median_over_days(rows, "lower_bound_hosts")
-            ax.plot(x, bound, color=BOUND_COLOR, lw=1.6, ls="--", label="lower bound", drawstyle="steps-post")
+            bound = _hourly_mean(x, bound)
+            ax.plot(x, bound, color=BOUND_COLOR, lw=1.8, ls="--", label="lower bound")
             top = max(top, float(bound.max()))
             ax.set_title(f"Day {day}" if day is not None else f"Median over {len(days)} days", loc="left")
             ax.set_ylabel("active hosts")
@@ -143,9 +155,9 @@ def hosts_figure(series: pd.DataFrame, summary: pd.DataFrame, days: Sequence[str
         fig.legend(handles, labels, loc="outside right upper")
         png = _png(fig)
     caption = (
-        f"Hosts switched on (running at least one VM) at each decision round, out of {n_hosts}, against "
-        f"the fewest hosts that could carry the round's CPU demand (lower bound, dashed green). NPA keeps "
-        f"all {n_hosts} hosts on and is not drawn.{note}"
+        f"Hosts switched on (running at least one VM), out of {n_hosts}, against the fewest hosts that "
+        f"could carry each round's CPU demand (lower bound, dashed green); one-hour moving averages of the "
+        f"5-minute decision rounds. NPA keeps all {n_hosts} hosts on and is not drawn.{note}"
     )
     return Figure("active-hosts", "Active hosts over the day", caption, "Line chart of active hosts per policy", png)
 
@@ -158,6 +170,11 @@ def energy_figure(frame: pd.DataFrame, summary: pd.DataFrame) -> Figure:
     bounds = frame.groupby("day", sort=False)["energy_lower_bound_kwh"].first().to_numpy(dtype=np.float64)
     n_days = len(bounds)
     right = float(np.nanmax(frame["energy_kwh"])) * 1.08
+    others = frame.loc[frame["policy"] != "npa", "energy_kwh"].to_numpy(dtype=np.float64)
+    npa_cut = "npa" in names and others.size > 0 and energy[names.index("npa")] > 2.0 * others.max()
+    if npa_cut:  # NPA dwarfs the rest: cut its bar at the edge rather than squeeze every other bar
+        right = float(others.max()) * 1.12
+    right = max(right, float(bounds.max()) * 1.12)  # the bound stays on the chart even above every policy
     with mpl.rc_context(STYLE):
         fig = MplFigure(figsize=(9.0, 1.5 + 0.45 * len(names)), layout="constrained")
         ax = fig.subplots()
@@ -177,6 +194,19 @@ def energy_figure(frame: pd.DataFrame, summary: pd.DataFrame) -> Figure:
                     zorder=3,
                     label="one day" if i == 0 else None,
                 )
+        if npa_cut:
+            ax.annotate(
+                "//",
+                (right, y[names.index("npa")]),
+                xytext=(-14, 0),
+                textcoords="offset points",
+                va="center",
+                ha="center",
+                fontsize=13,
+                fontweight="bold",
+                color="white",
+                zorder=6,
+            )
         if n_days > 1 and bounds.max() > bounds.min():
             ax.axvspan(bounds.min(), bounds.max(), color=BOUND_COLOR, alpha=0.12, zorder=1)
         median_bound = float(np.median(bounds))
@@ -206,6 +236,8 @@ def energy_figure(frame: pd.DataFrame, summary: pd.DataFrame) -> Figure:
         png = _png(fig)
     days_text = f"median over {n_days} days" if n_days > 1 else "one day"
     spread = " White dots are the individual days; the shaded band spans the days' bounds." if n_days > 1 else ""
+    if npa_cut:
+        spread += " NPA's bar is cut at the edge (//); its value is on the right."
     caption = (
         f"Energy per policy in kWh ({days_text}), with the energy lower bound (dashed green: the cheapest "
         f"hosts that could carry each round's CPU demand).{spread}"
@@ -231,6 +263,7 @@ def _place_labels(ax: Axes, xy: np.ndarray, labels: Sequence[str], colors: Seque
     assert fig is not None
     fig.canvas.draw()
     pixels = ax.transData.transform(xy)
+    right_edge = ax.transAxes.transform((1.0, 0.0))[0]
     placed: list[tuple[float, float]] = []
     line_px = 15.0
     for i in np.argsort(-pixels[:, 1], kind="stable"):
@@ -239,12 +272,14 @@ def _place_labels(ax: Axes, xy: np.ndarray, labels: Sequence[str], colors: Seque
         while any(abs(target - qy) < line_px and abs(px - qx) < 120 for qx, qy in placed):
             target -= line_px
         placed.append((px, target))
-        offset = (9.0, target - py)
+        flip = px > right_edge - 120  # too close to the right edge: label on the left
+        offset = (-9.0 if flip else 9.0, target - py)
         ax.annotate(
             labels[i],
             xy[i],
             xytext=offset,
             textcoords="offset pixels",
+            ha="right" if flip else "left",
             va="center",
             fontsize=9,
             color=colors[i],
@@ -253,7 +288,11 @@ def _place_labels(ax: Axes, xy: np.ndarray, labels: Sequence[str], colors: Seque
 
 
 def tradeoff_figure(summary: pd.DataFrame, bound_kwh: float, slav: Metric = METRICS["slav"]) -> Figure:
-    """Median energy against median SLAV per policy, the non-dominated ones joined (the trade-off front)."""
+    """Median energy against median SLAV per policy, the non-dominated ones joined (the trade-off front).
+
+    The energy axis spans the consolidating policies and the bound; baselines far to the right (NPA,
+    often DVFS) are marked at the edge with their energy instead of squeezing everything else.
+    """
     colors = policy_colors(list(summary.index))
     names = [str(p) for p in summary.index]
     xy = np.column_stack(
@@ -261,20 +300,46 @@ def tradeoff_figure(summary: pd.DataFrame, bound_kwh: float, slav: Metric = METR
     )
     front = _pareto(xy)
     on_front = set(front.tolist())
+    dynamic = (summary["kind"] == "dynamic").to_numpy()
+    focus = xy[dynamic, 0] if dynamic.any() else xy[:, 0]
+    low, high = min(float(focus.min()), bound_kwh), max(float(focus.max()), bound_kwh)
+    pad = max(high - low, 0.05 * high)
+    # points up to 60 % of the span beyond the focus stay on the chart; farther ones are marked at its edge
+    near = xy[:, 0] <= high + 0.6 * pad
+    right = max(float(xy[near, 0].max()) if near.any() else high, bound_kwh) + 0.15 * pad
+    left = max(0.0, low - 0.25 * pad)
+    off_chart = [i for i in range(len(names)) if not near[i]]
+    if off_chart:
+        right += 0.1 * pad  # room for the edge markers' labels
+    label_all = len(names) <= MAX_LABELS
     with mpl.rc_context(STYLE):
-        fig = MplFigure(figsize=(9.0, 5.0), layout="constrained")
+        fig = MplFigure(figsize=(9.0, 5.4), layout="constrained")
         ax = fig.subplots()
         ax.plot(xy[front, 0], xy[front, 1], color="#9a9a9a", lw=1.2, ls=":", zorder=1)
         for i, name in enumerate(names):
+            shown_x = min(xy[i, 0], right)
             ax.scatter(
-                xy[i, 0],
+                shown_x,
                 xy[i, 1],
                 s=70 if i in on_front else 40,
+                marker=">" if i in off_chart else "o",
                 color=colors[name],
                 edgecolor="black" if i in on_front else "none",
                 linewidth=1.2,
                 zorder=3,
+                clip_on=False,
+                label=name if i not in off_chart else None,
             )
+            if i in off_chart:
+                ax.annotate(
+                    f"{name}: {xy[i, 0]:,.1f} kWh",
+                    (shown_x, xy[i, 1]),
+                    xytext=(-8, 10 + 14 * off_chart.index(i)),
+                    textcoords="offset points",
+                    ha="right",
+                    fontsize=9,
+                    color=colors[name],
+                )
         ax.axvline(bound_kwh, color=BOUND_COLOR, ls="--", lw=2.0, zorder=2)
         ax.annotate(
             f"lower bound\n{bound_kwh:,.1f} kWh",
@@ -287,16 +352,25 @@ def tradeoff_figure(summary: pd.DataFrame, bound_kwh: float, slav: Metric = METR
             va="top",
         )
         top = float(xy[:, 1].max()) or 1.0
-        ax.set_ylim(-0.06 * top, top * 1.15)
-        ax.set_xlim(0, float(xy[:, 0].max()) * 1.2)
+        ax.set_ylim(-0.06 * top, top * 1.12)
+        ax.set_xlim(left, right)
         ax.set_xlabel("energy (kWh per day, median over days)")
         ax.set_ylabel(f"SLAV ({slav.unit}, median over days)")
-        _place_labels(ax, xy, names, [colors[n] for n in names])
+        labelled = [i for i in range(len(names)) if i not in off_chart and (label_all or i in on_front)]
+        _place_labels(ax, xy[labelled], [names[i] for i in labelled], [colors[names[i]] for i in labelled])
+        if not label_all:
+            fig.legend(loc="outside right upper", fontsize=8)
         png = _png(fig)
+    cut = (
+        f" Off the chart to the right (marked at its edge): {', '.join(names[i] for i in off_chart)}."
+        if off_chart
+        else ""
+    )
+    named = "" if label_all else " Only the front's policies are named on the chart; the legend lists all."
     caption = (
         f"Energy (kWh) against SLA violation (SLAV = SLATAH {TIMES} PDM, in {slav.unit}) per policy, medians over "
         "days; lower left is better. Policies that no other policy beats on both counts are outlined and joined "
-        "by the dotted line (the trade-off front). The dashed green line is the energy lower bound."
+        f"by the dotted line (the trade-off front). The dashed green line is the energy lower bound.{cut}{named}"
     )
     return Figure("tradeoff", "Energy against SLA violation", caption, "Scatter of energy against SLAV", png)
 
