@@ -2,4 +2,5 @@
 
 from neat.report.cli import report_cmd
 
-report_cmd(prog_name="neat report")
+if __name__ == "__main__":  # worker processes (spawned) import this module without running it
+    report_cmd(prog_name="neat report")

@@ -21,6 +21,10 @@ from neat.simulation.policies import Policy
 TIMES = "\u00d7"
 E3 = TIMES + "10\u207b\u00b3"  # x10^-3
 E5 = TIMES + "10\u207b\u2075"  # x10^-5
+UNITS_NOTE = (
+    f"A unit such as {E5} means the value is shown multiplied by 10\u2075 (SLAV 3.27 {E5} is 0.0000327). "
+    "results.csv and results.parquet hold plain fractions and counts: no percents, no scaling."
+)
 SUPERSCRIPT = str.maketrans("-0123456789", "\u207b\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079")
 
 
@@ -55,12 +59,12 @@ class Metric:
 
     def fitted(self, values: pd.Series) -> Metric:
         """This metric, or (if ``adaptive`` and the largest value would show as less than 0.1 in the
-        declared unit) the same metric in a ``x10^-n`` unit that puts the largest value in [1, 10)."""
+        declared unit) the same metric in a ``x10^-n`` unit that puts the median non-zero value in [1, 10)."""
         data = values.to_numpy(dtype=np.float64)
         nonzero = np.abs(data[np.isfinite(data) & (data != 0)])
         if not self.adaptive or not nonzero.size or nonzero.max() * self.scale >= 0.1:
             return self
-        exponent = math.floor(math.log10(nonzero.max()))
+        exponent = math.floor(math.log10(float(np.median(nonzero))))
         return replace(self, unit=f"{TIMES}10{str(exponent).translate(SUPERSCRIPT)}", scale=10.0**-exponent, digits=2)
 
 
@@ -100,8 +104,8 @@ METRICS: dict[str, Metric] = {
 STANDARD_COLUMNS = ("esv", "energy_kwh", "slav", "slatah", "pdm", "migrations")
 SAVINGS_COLUMNS = ("energy_kwh", "savings_vs_npa", "savings_vs_dvfs", "energy_lower_bound_kwh", "gap_to_bound")
 #: The per-day values, in two tables so each fits a page's width.
-PER_DAY_ENERGY_COLUMNS = ("energy_kwh", "savings_vs_npa", "savings_vs_dvfs", "gap_to_bound", "host_shutdowns")
-PER_DAY_SLA_COLUMNS = ("esv", "slav", "slatah", "pdm", "migrations")
+PER_DAY_ENERGY_COLUMNS = ("energy_kwh", "savings_vs_npa", "savings_vs_dvfs", "gap_to_bound")
+PER_DAY_SLA_COLUMNS = ("esv", "slav", "slatah", "pdm", "migrations", "host_shutdowns")
 
 #: results.csv / results.parquet, in this order; fractions, not percents.
 RESULT_COLUMNS = (
@@ -279,6 +283,7 @@ __all__ = [
     "SAVINGS_COLUMNS",
     "STANDARD_COLUMNS",
     "TIMES",
+    "UNITS_NOTE",
     "Best",
     "Metric",
     "best_by_esv",
