@@ -4,6 +4,7 @@ The session fixture :func:`cloud` reuses a cloud that ``tests/integration/cloud/
 brought up (``status.sh`` says so), or installs the harness's Python environments (once, into
 ``$NEAT_CLOUD_DIR``, default ``~/.cache/neat-cloud``) and brings one up, then stops it at the end of
 the session by the PIDs it recorded (``NEAT_CLOUD_KEEP=1`` leaves it running for the next session).
+One test session at a time uses a cloud (a lock file in the cloud folder; a second one waits).
 A failed install or bring-up fails the tests: this tier never skips. Deselect it with
 ``-m "not integration"``.
 
@@ -14,11 +15,13 @@ no test server group and every compute service enabled.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import time
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +42,7 @@ PREFIX = "neat-it-"
 HOSTS = ("compute1", "compute2", "compute3")
 BOOT_TIMEOUT_S = 120
 SETTLE_TIMEOUT_S = 60
+SESSION_LOCK_WAIT_S = 900
 
 CLOUDS_YAML = """\
 clouds:
@@ -110,28 +114,52 @@ def _run(script: str, env: Mapping[str, str], timeout_s: float) -> float:
     return time.monotonic() - start
 
 
+@contextmanager
+def _session_lock(cloud_dir: Path, wait_s: float) -> Iterator[None]:
+    """One test session at a time per cloud: the tests assume they alone change it.
+
+    A second session (another engineer's, in the same machine) waits here, then reuses or brings
+    up the cloud in its turn.
+    """
+    with open(cloud_dir / "session.lock", "w") as lock:
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"another test session held {lock.name} for {wait_s:.0f} s")
+                time.sleep(1)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 @pytest.fixture(scope="session")
 def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
     """A running cloud (reused, or brought up here and stopped at the end) and a clouds.yaml."""
     cloud_dir = _cloud_dir()
     cloud_dir.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "NEAT_CLOUD_DIR": str(cloud_dir)}
-    reuse = subprocess.run(["bash", str(HARNESS / "status.sh")], env=env, capture_output=True, check=False)
-    started_here = reuse.returncode != 0
-    if started_here:
-        _timings["install_s"] = _run("install.sh", env, timeout_s=900)
-        _timings["bring_up_s"] = _run("start.sh", env, timeout_s=600)
-    clouds_yaml = tmp_path_factory.mktemp("openstack") / "clouds.yaml"
-    clouds_yaml.write_text(CLOUDS_YAML.format(name=CLOUD_NAME))
-    tests_started = time.monotonic()
-    try:
-        yield Cloud(CLOUD_NAME, clouds_yaml, cloud_dir, started_here)
-    finally:
-        _timings["tests_s"] = time.monotonic() - tests_started
-        if started_here and os.environ.get("NEAT_CLOUD_KEEP") != "1":
-            stopped = time.monotonic()
-            subprocess.run(["bash", str(HARNESS / "stop.sh")], env=env, capture_output=True, check=False)
-            _timings["stop_s"] = time.monotonic() - stopped
+    with _session_lock(cloud_dir, wait_s=SESSION_LOCK_WAIT_S):
+        reuse = subprocess.run(["bash", str(HARNESS / "status.sh")], env=env, capture_output=True, check=False)
+        started_here = reuse.returncode != 0
+        if started_here:
+            _timings["install_s"] = _run("install.sh", env, timeout_s=900)
+            _timings["bring_up_s"] = _run("start.sh", env, timeout_s=600)
+        clouds_yaml = tmp_path_factory.mktemp("openstack") / "clouds.yaml"
+        clouds_yaml.write_text(CLOUDS_YAML.format(name=CLOUD_NAME))
+        tests_started = time.monotonic()
+        try:
+            yield Cloud(CLOUD_NAME, clouds_yaml, cloud_dir, started_here)
+        finally:
+            _timings["tests_s"] = time.monotonic() - tests_started
+            if started_here and os.environ.get("NEAT_CLOUD_KEEP") != "1":
+                stopped = time.monotonic()
+                subprocess.run(["bash", str(HARNESS / "stop.sh")], env=env, capture_output=True, check=False)
+                _timings["stop_s"] = time.monotonic() - stopped
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

@@ -7,6 +7,7 @@
 # Exits 0 at once if the cloud recorded there is already up; stop.sh stops it.
 set -euo pipefail
 HARNESS=$(cd "$(dirname "$0")" && pwd)
+. "$HARNESS/pids.sh"
 CLOUD_DIR=${NEAT_CLOUD_DIR:-$HOME/.cache/neat-cloud}
 CLOUD_DIR=$(cd "$CLOUD_DIR" && pwd)
 RUN=$CLOUD_DIR/run
@@ -67,7 +68,7 @@ launch() {  # launch NAME COMMAND... : its own session and process group; PID in
     local name=$1
     shift
     setsid "$@" > "$RUN/log/$name.out" 2>&1 < /dev/null &
-    echo $! > "$RUN/pids/$name.pid"
+    record_pid $! "$RUN/pids/$name.pid"
 }
 
 say "schemas, keystone and placement (side by side)"

@@ -2,6 +2,7 @@
 # Exit 0 if the integration cloud recorded in $NEAT_CLOUD_DIR/run is up: its state file says so,
 # every recorded process is alive and Keystone and Nova answer. Prints one line per service.
 set -uo pipefail
+. "$(dirname "$0")/pids.sh"
 CLOUD_DIR=${NEAT_CLOUD_DIR:-$HOME/.cache/neat-cloud}
 RUN=$CLOUD_DIR/run
 [ -f "$RUN/state" ] || { echo "no cloud recorded in $RUN"; exit 1; }
@@ -9,8 +10,8 @@ rc=0
 for pidfile in "$RUN"/pids/*.pid; do
     [ -e "$pidfile" ] || { echo "no processes recorded"; exit 1; }
     name=$(basename "$pidfile" .pid)
-    if kill -0 "$(cat "$pidfile")" 2>/dev/null; then
-        echo "$name: running ($(cat "$pidfile"))"
+    if pid=$(recorded_alive "$pidfile"); then
+        echo "$name: running ($pid)"
     else
         echo "$name: not running"
         rc=1

@@ -1,27 +1,25 @@
 #!/usr/bin/env bash
 # Stop the integration cloud by the PIDs that start.sh recorded in $NEAT_CLOUD_DIR/run/pids:
-# each service leads its own process group, so the group is signalled (workers included),
-# TERM first, KILL after 15 s. --purge also drops the neat_* databases and the RabbitMQ vhost.
+# each service leads its own process group, so the group is signalled (forked workers included),
+# TERM first, KILL after 15 s. A recorded PID whose process is gone (or was reused) is left alone.
+# --purge also drops the neat_* databases and the neat-cloud RabbitMQ virtual host.
 set -uo pipefail
+. "$(dirname "$0")/pids.sh"
 CLOUD_DIR=${NEAT_CLOUD_DIR:-$HOME/.cache/neat-cloud}
 RUN=$CLOUD_DIR/run
-ORDER="compute1 compute2 compute3 api scheduler conductor placement keystone"
-names=()
-for name in $ORDER; do [ -f "$RUN/pids/$name.pid" ] && names+=("$name"); done
-for pidfile in "$RUN"/pids/*.pid; do
-    [ -e "$pidfile" ] || continue
-    name=$(basename "$pidfile" .pid)
-    [[ " $ORDER " == *" $name "* ]] || names+=("$name")
-done
 rm -f "$RUN/state"
 pids=()
-for name in "${names[@]}"; do
-    pid=$(cat "$RUN/pids/$name.pid")
-    if kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null; then
+# computes first, Keystone last
+for pidfile in $(ls "$RUN"/pids/compute*.pid "$RUN"/pids/*.pid 2>/dev/null | awk '!seen[$0]++' | grep -v keystone) \
+        $(ls "$RUN"/pids/keystone.pid 2>/dev/null); do
+    name=$(basename "$pidfile" .pid)
+    if pid=$(recorded_alive "$pidfile"); then
+        kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null
         echo "stopping $name ($pid)"
         pids+=("$pid")
     fi
 done
+alive=()
 for _ in $(seq 30); do
     alive=()
     for pid in "${pids[@]}"; do

@@ -58,14 +58,23 @@ def discover_hosts(nova_conf: str) -> None:
     )
 
 
+def process_start(pid: int) -> str | None:
+    """The start time of process ``pid`` (field 22 of /proc/PID/stat), None if there is none."""
+    try:
+        with open(f"/proc/{pid}/stat") as file:
+            stat = file.read()
+    except OSError:
+        return None
+    return stat.rsplit(") ", 1)[1].split()[19]
+
+
 def dead_services(pids_dir: str) -> list[str]:
+    """Services whose recorded process (``PID START`` in DIR/NAME.pid, see pids.sh) is gone."""
     dead = []
     for name in sorted(os.listdir(pids_dir)):
         with open(os.path.join(pids_dir, name)) as file:
-            pid = int(file.read())
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+            pid, start = file.read().split()
+        if process_start(int(pid)) != start:
             dead.append(name.removesuffix(".pid"))
     return dead
 
