@@ -31,6 +31,9 @@ Example::
     [retention]
     max_age_s = 604800
 
+    [hosts]
+    core_mips = 2000                          # CPU size of one core, for hosts and vCPUs alike
+
 No secret lives in this file: OpenStack credentials come from clouds.yaml by cloud name, and the
 database URL's password (if any) is masked whenever the configuration is shown or logged.
 """
@@ -84,6 +87,7 @@ class ServiceConfig:
     placement: dict[str, Any] = field(default_factory=lambda: {"name": "pabfd"})
     limits: Limits = Limits()
     retention_max_age_s: float = 7 * 24 * 3600.0
+    core_mips: float = 2000.0
     source: str = "<defaults>"
 
     def detector(self) -> OverloadDetector:
@@ -123,7 +127,7 @@ def load_config(path: str | Path | None = None) -> ServiceConfig:
 
 
 def _from_document(doc: dict[str, Any], source: str) -> ServiceConfig:
-    known = {"database", "openstack", "intervals", "algorithms", "limits", "retention"}
+    known = {"database", "openstack", "intervals", "algorithms", "limits", "retention", "hosts"}
     unknown = sorted(set(doc) - known)
     if unknown:
         raise ConfigError(f"{source}: unknown section [{unknown[0]}]; expected one of {sorted(known)}")
@@ -187,6 +191,7 @@ def _from_document(doc: dict[str, Any], source: str) -> ServiceConfig:
         placement=specs["placement"],
         limits=limits,
         retention_max_age_s=float(number("retention", "max_age_s", 7 * 24 * 3600.0)),
+        core_mips=float(number("hosts", "core_mips", 2000.0, low=1.0)),
         source=source,
     )
     # build once so that a bad algorithm name or parameter is reported at load time

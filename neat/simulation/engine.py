@@ -173,7 +173,7 @@ class Simulation:
                 vm_mips=self.vm_mips,
                 host_mips=self.hosts.cpu_mips,
                 host_history=np.zeros((self.n_hosts, 1)),
-                migration_time_steps=self._migration_steps(),
+                migration_time_steps=self.migration_steps(),
                 state=policy.detector.initial_state(self.n_hosts),
                 track_assignments=False,
             )
@@ -208,7 +208,7 @@ class Simulation:
             used_ram[target] += ram
         return vm_host
 
-    def _migration_steps(self) -> NDArray[np.float64]:
+    def migration_steps(self) -> NDArray[np.float64]:
         """Regression horizon per host, in steps (the longest migration off it, in CloudSim: 1)."""
         longest_s = float(self.vm_ram_mb.max()) * MBIT_PER_MB * 2 / self.host_bandwidth_mbit_s
         steps = longest_s / self.interval_s
