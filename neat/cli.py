@@ -239,9 +239,12 @@ def _simulate_and_write(
 
 def _register_commands() -> None:
     """Commands that live beside the code they drive."""
+    from neat.db.cli import db
     from neat.local_manager.cli import local_manager_cmd
+    from neat.service.cli import apply_cmd, global_manager_cmd, plan_cmd, status_cmd
 
-    main.add_command(local_manager_cmd)
+    for command in (db, local_manager_cmd, global_manager_cmd, plan_cmd, apply_cmd, status_cmd):
+        main.add_command(command)
 
 
 _register_commands()
