@@ -457,8 +457,14 @@ class Store:
             ) from exc
         return skipped
 
-    def host_windows(self, window: int, *, hosts: Sequence[str] | None = None) -> SampleWindow:
-        """The newest ``window`` samples of every host (by name), or of ``hosts`` in that order."""
+    def host_windows(
+        self, window: int, *, hosts: Sequence[str] | None = None, since: datetime | None = None
+    ) -> SampleWindow:
+        """The newest ``window`` samples of every host (by name), or of ``hosts`` in that order.
+
+        ``since`` ignores older samples: it bounds the database's work on a long retention (pass,
+        say, the time of ``2 * window`` collection intervals ago) and drops stale history.
+        """
         window = _check_window(window)
         entities = select(HOSTS.c.id, HOSTS.c.name.label("key"))
         if hosts is None:
@@ -466,10 +472,20 @@ class Store:
         else:
             entities = entities.where(HOSTS.c.name.in_(_unique(list(hosts), "host names")))
         subset = hosts is not None
-        return self._windows(entities, hosts, subset, "hosts", HOST_SAMPLES, HOST_SAMPLES.c.host_id, window)
+        return self._windows(entities, hosts, subset, "hosts", HOST_SAMPLES, HOST_SAMPLES.c.host_id, window, since)
 
-    def vm_windows(self, window: int, *, vms: Sequence[str] | None = None, host: str | None = None) -> SampleWindow:
-        """The newest ``window`` samples of every VM (by uuid), of those on ``host``, or of ``vms`` in order."""
+    def vm_windows(
+        self,
+        window: int,
+        *,
+        vms: Sequence[str] | None = None,
+        host: str | None = None,
+        since: datetime | None = None,
+    ) -> SampleWindow:
+        """The newest ``window`` samples of every VM (by uuid), of those on ``host``, or of ``vms`` in order.
+
+        ``since`` as in :meth:`host_windows`.
+        """
         window = _check_window(window)
         entities = select(VMS.c.id, VMS.c.uuid.label("key"))
         if host is not None:
@@ -479,7 +495,7 @@ class Store:
         else:
             entities = entities.where(VMS.c.uuid.in_(_unique(list(vms), "VM uuids")))
         subset = vms is not None or host is not None
-        return self._windows(entities, vms, subset, "VMs", VM_SAMPLES, VM_SAMPLES.c.vm_id, window)
+        return self._windows(entities, vms, subset, "VMs", VM_SAMPLES, VM_SAMPLES.c.vm_id, window, since)
 
     def _windows(
         self,
@@ -490,7 +506,9 @@ class Store:
         samples: Table,
         key: ColumnElement[int],
         window: int,
+        since: datetime | None,
     ) -> SampleWindow:
+        oldest = None if since is None else _timestamp(since, "since")
         with self._engine.connect() as conn:
             found = {r.key: r.id for r in conn.execute(entities)}
             if wanted is not None:
@@ -507,6 +525,8 @@ class Store:
                 )
                 if subset:
                     ranked = ranked.where(key.in_(ids.tolist()))
+                if oldest is not None:
+                    ranked = ranked.where(samples.c.recorded_at >= oldest)
                 inner = ranked.subquery("ranked")
                 rows = list(conn.execute(select(inner).where(inner.c.rank <= window)).all())
         n = len(names)

@@ -68,6 +68,22 @@ def test_all_is_sorted_and_importable(module: object) -> None:
     assert all(hasattr(module, name) for name in names)
 
 
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("neat.db", "sqlite:///neat.db"),
+        ("/var/lib/neat/neat.db", "sqlite:////var/lib/neat/neat.db"),
+        ("sqlite://", "sqlite://"),
+        ("postgresql://neat@db/neat", "postgresql+psycopg://neat@db/neat"),
+        ("postgresql+psycopg2://neat@db/neat", "postgresql+psycopg2://neat@db/neat"),  # an explicit driver stays
+        ("mysql://root@db/neat", "mysql+pymysql://root@db/neat"),
+        ("mariadb://root@db/neat", "mariadb+pymysql://root@db/neat"),
+    ],
+)
+def test_urls_pick_the_installed_drivers(given: str, expected: str) -> None:
+    assert neat.db.engine.normalize_url(given).render_as_string(hide_password=False) == expected
+
+
 # --- inventory -----------------------------------------------------------------------------------
 
 
@@ -157,6 +173,10 @@ def test_samples_come_back_as_right_aligned_nan_padded_windows(store: Store) -> 
     assert_array_equal(one.utilization, [[nan, nan, nan], [0.3, 0.4, 0.5]])
     assert_array_equal(one.n_valid, [0, 3])
 
+    recent = store.host_windows(4, since=step(3))  # steps 3 and 4 only
+    assert_array_equal(recent.utilization, [[nan, nan, 0.4, 0.5], [nan, nan, 0.25, 0.75], [nan, nan, nan, nan]])
+    assert_array_equal(recent.n_valid, [2, 2, 0])
+
     empty = store.host_windows(0)
     assert empty.utilization.shape == (3, 0)
     assert_array_equal(empty.n_valid, [0, 0, 0])
@@ -177,6 +197,9 @@ def test_vm_windows_by_host_and_by_uuid(store: Store) -> None:
     picked = store.vm_windows(1, vms=["v3", "v1"])
     assert picked.names == ("v3", "v1")
     assert_array_equal(picked.utilization, [[0.9], [0.3]])
+
+    recent = store.vm_windows(3, host="h1", since=step(1))  # v1's step 0 left out
+    assert_array_equal(recent.utilization, [[np.nan, 0.2, 0.3], [np.nan, np.nan, 0.5]])
 
     everyone = store.vm_windows(1)
     assert everyone.names == ("v1", "v2", "v3", "v4")
