@@ -12,11 +12,9 @@ from typing import TYPE_CHECKING
 
 import click
 
-from neat.report.runner import Day
-
 if TYPE_CHECKING:
     from neat.report.cache import ResultCache
-    from neat.report.runner import MatrixRun
+    from neat.report.runner import Day, MatrixRun
     from neat.scenario import Scenario
     from neat.simulation.modes import Mode
     from neat.simulation.policies import Policy
@@ -52,6 +50,7 @@ def load_days(paths: Sequence[Path], cpu_unit: str | None) -> list[Day]:
     TraceError
         A path is missing or a trace is unusable; the message names the file, line and value.
     """
+    from neat.report.runner import Day
     from neat.traces import TraceError, load_long_table, load_planetlab
 
     found: list[tuple[str, Path]] = []
