@@ -432,6 +432,24 @@ def test_lease_race_has_one_winner(racing_store: Store) -> None:
     assert (lease.holder, lease.term) == (second[0], 2)
 
 
+def test_deadlock_victims_are_recognised() -> None:
+    """acquire_lease retries a transaction the server rolled back to break a deadlock, nothing else."""
+    import psycopg.errors
+    import pymysql.err
+    from sqlalchemy.exc import DBAPIError
+
+    from neat.db.store import _is_deadlock
+
+    def wrap(orig: BaseException) -> DBAPIError:
+        return DBAPIError("INSERT ...", {}, orig)
+
+    assert _is_deadlock(wrap(pymysql.err.OperationalError(1213, "Deadlock found", sqlstate="40001")))
+    assert _is_deadlock(wrap(pymysql.err.OperationalError(1213, "Deadlock found")))
+    assert _is_deadlock(wrap(psycopg.errors.DeadlockDetected("deadlock detected")))
+    assert not _is_deadlock(wrap(pymysql.err.OperationalError(2003, "Can't connect")))
+    assert not _is_deadlock(wrap(psycopg.errors.UniqueViolation("duplicate key")))
+
+
 # --- retention -----------------------------------------------------------------------------------
 
 
