@@ -70,6 +70,18 @@ def _run(action: Callable[[], Any], url: str) -> Any:
         raise click.ClickException(f"{_shown(url)}: {str(detail).strip().splitlines()[0]}") from None
 
 
+def _missing_sqlite_file(url: str) -> bool:
+    """A SQLite URL naming a file that does not exist (connecting would create it)."""
+    from pathlib import Path
+
+    from neat.db.engine import normalize_url
+
+    parsed = normalize_url(url)
+    database = parsed.database or ""
+    in_memory = database in ("", ":memory:") or database.startswith("file:")
+    return parsed.get_backend_name() == "sqlite" and not in_memory and not Path(database).exists()
+
+
 @click.group("db")
 def db() -> None:
     """Create and migrate the neat database (SQLite by default, PostgreSQL or MariaDB by URL)."""
@@ -106,6 +118,9 @@ def current_cmd(url: str | None, config_path: str | None) -> None:
     from neat.db import migrate
 
     url = _resolve(url, config_path)
+    if _missing_sqlite_file(url):
+        click.echo(f"{_shown(url)}: no database file (run 'neat db upgrade' to create it)")
+        return
     revision = _run(lambda: migrate.current(url), url)
     newest = migrate.head()
     if revision is None:

@@ -136,7 +136,8 @@ def test_neat_db_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
 
     result = runner.invoke(db, ["current"])
     assert result.exit_code == 0, result.output
-    assert result.output == "sqlite:///neat.db: base (not migrated: run 'neat db upgrade')\n"
+    assert result.output == "sqlite:///neat.db: no database file (run 'neat db upgrade' to create it)\n"
+    assert not (tmp_path / "neat.db").exists()  # looking did not create it
 
     result = runner.invoke(db, ["upgrade"])  # the default: ./neat.db
     assert (result.exit_code, result.output) == (0, "sqlite:///neat.db: at revision 0001\n")
