@@ -241,9 +241,10 @@ def _register_commands() -> None:
     """Commands that live beside the code they drive."""
     from neat.db.cli import db
     from neat.local_manager.cli import local_manager_cmd
+    from neat.report.cli import report_cmd
     from neat.service.cli import apply_cmd, global_manager_cmd, plan_cmd, status_cmd
 
-    for command in (db, local_manager_cmd, global_manager_cmd, plan_cmd, apply_cmd, status_cmd):
+    for command in (report_cmd, db, local_manager_cmd, global_manager_cmd, plan_cmd, apply_cmd, status_cmd):
         main.add_command(command)
 
 

@@ -257,8 +257,10 @@ class Simulation:
             vm_history[:, :-1] = vm_history[:, 1:]
             vm_history[:, -1] = u_now
             vm_history_len = np.minimum(vm_history_len + 1, HISTORY_WINDOW)
-            demand = float((u_now * self.vm_mips).sum())
-            lb_power, lb_hosts = lower_bound_power(demand, self.host_kinds)
+            alive = vm_host >= 0  # CloudSim mode destroys idle VMs: they carry no demand any more
+            demand = float((u_now * self.vm_mips)[alive].sum())
+            ram_demand = float(self.vm_ram_mb[alive].sum()) if self.mode.ram_constrains_migrations else 0.0
+            lb_power, lb_hosts = lower_bound_power(demand, self.host_kinds, ram_demand)
             self.phases.accounting_s += time.perf_counter() - t0
 
             moves_vm = empty

@@ -32,15 +32,15 @@ def convex_envelope_w(table_w: NDArray[np.float64]) -> NDArray[np.float64]:
     return np.interp(_POINTS, _POINTS[hull], table_w[hull])
 
 
-HostKinds = tuple[tuple[float, int, tuple[float, ...]], ...]
+HostKinds = tuple[tuple[float, int, tuple[float, ...], float], ...]
 
 
 def host_kinds(scenario: Scenario) -> HostKinds:
-    """(capacity, count, envelope) per host type, most efficient at full load first."""
+    """(capacity MIPS, count, envelope W, RAM MB) per host type, most efficient at full load first."""
     rows = []
     for t in scenario.host_types:
         env = convex_envelope_w(t.power_w)
-        rows.append((t.mips, t.count, tuple(float(x) for x in env)))
+        rows.append((t.mips, t.count, tuple(float(x) for x in env), t.ram_mb))
     return tuple(sorted(rows, key=lambda r: r[2][-1] / r[0]))
 
 
@@ -48,35 +48,54 @@ def _g(envelope: tuple[float, ...], u: float) -> float:
     return float(np.interp(min(max(u, 0.0), 1.0), _POINTS, envelope))
 
 
-def lower_bound_power(demand_mips: float, kinds: HostKinds) -> tuple[float, int]:
-    """(minimum power in W, hosts on) to carry ``demand_mips`` on ``kinds`` (see :func:`host_kinds`).
+def lower_bound_power(demand_mips: float, kinds: HostKinds, demand_ram_mb: float = 0.0) -> tuple[float, int]:
+    """(minimum power in W, hosts on) to carry ``demand_mips`` (and ``demand_ram_mb``) on ``kinds``.
 
-    Every combination of host counts that can carry the demand is priced at once: the idle power of
-    the hosts on, plus the demand poured into the envelopes' linear pieces in increasing slope order
-    (exact for convex curves, where spreading load evenly over a type's hosts is cheapest). Counts
-    range from 0 to the number of hosts of a type the demand could fill on its own.
+    Every minimal combination of host counts that can carry the demand (removing any one host would
+    leave too little CPU or RAM) is priced at once: the idle power of the hosts on, plus the demand
+    poured into the envelopes' linear pieces in increasing slope order (exact for convex curves,
+    where spreading load evenly over a type's hosts is cheapest). Only minimal combinations are
+    priced because a redundant host costs its idle power, far more than pouring its share into
+    steeper pieces saves on server power curves. RAM (when given) only constrains the count.
     """
-    if demand_mips <= 0:
+    if demand_mips <= 0 and demand_ram_mb <= 0:
         return 0.0, 0
     capacity = np.array([k[0] for k in kinds])
     count = np.array([k[1] for k in kinds])
     envelope = np.array([k[2] for k in kinds])  # (n_kinds, 11)
-    if demand_mips >= float((capacity * count).sum()):  # beyond the data center: all at full power
-        return float((envelope[:, -1] * count).sum()), int(count.sum())
-    ranges = [np.arange(0, min(n, int(np.ceil(demand_mips / c))) + 1) for c, n in zip(capacity, count, strict=True)]
-    hosts_on = np.stack([g.ravel() for g in np.meshgrid(*ranges, indexing="ij")], axis=1)  # (n_combos, n_kinds)
-    # a combination with two hosts more than needed is never cheapest: dropping one saves its idle
-    # power, far more than pouring its share into steeper pieces costs on these curves
-    room = hosts_on @ capacity
-    hosts_on = hosts_on[(room >= demand_mips - 1e-9) & (room < demand_mips + 2 * capacity.max())]
+    ram = np.array([k[3] if len(k) > 3 else np.inf for k in kinds])
+    if demand_mips >= float((capacity * count).sum()) or demand_ram_mb >= float((ram * count).sum()):
+        return float((envelope[:, -1] * count).sum()), int(count.sum())  # everything on, at full power
+
+    def needed(cpu: float, mem: float, k: int) -> int:
+        return int(max(np.ceil(cpu / capacity[k]), np.ceil(mem / ram[k]) if mem > 0 else 0, 0))
+
+    # every count of all kinds but the last, then the fewest hosts of the last kind that suffice
+    ranges = [np.arange(0, min(n, needed(demand_mips, demand_ram_mb, k)) + 1) for k, n in enumerate(count[:-1])]
+    heads = np.stack([g.ravel() for g in np.meshgrid(*ranges, indexing="ij")], axis=1) if ranges else None
+    n_kinds = len(kinds)
+    if heads is None:
+        heads = np.zeros((1, 0), dtype=np.int64)
+    cpu_left = np.maximum(demand_mips - heads @ capacity[:-1], 0.0)
+    ram_left = np.maximum(demand_ram_mb - heads @ ram[:-1], 0.0) if n_kinds > 1 else np.full(1, demand_ram_mb)
+    with np.errstate(invalid="ignore"):
+        last = np.maximum(np.ceil(cpu_left / capacity[-1]), np.ceil(np.nan_to_num(ram_left / ram[-1])))
+    hosts_on = np.column_stack([heads, last.astype(np.int64)])
+    hosts_on = hosts_on[hosts_on[:, -1] <= count[-1]]
+    cpu_room = hosts_on @ capacity
+    ram_room = hosts_on @ np.where(np.isinf(ram), 0.0, ram)
+    redundant = np.zeros(hosts_on.shape[0], dtype=np.bool_)
+    for k in range(n_kinds):
+        spare_cpu = cpu_room - capacity[k] >= demand_mips - 1e-9
+        spare_ram = (ram_room - ram[k] >= demand_ram_mb - 1e-9) if np.isfinite(ram[k]) else True
+        redundant |= (hosts_on[:, k] > 0) & spare_cpu & spare_ram
+    hosts_on = hosts_on[~redundant]
     slope_w_per_mips = np.diff(envelope, axis=1) / (capacity[:, None] / 10.0)  # (n_kinds, 10)
     order = np.argsort(slope_w_per_mips.ravel(), kind="stable")
-    kind_of_piece = np.repeat(np.arange(len(kinds)), 10)[order]
+    kind_of_piece = np.repeat(np.arange(n_kinds), 10)[order]
     piece_mips = hosts_on[:, kind_of_piece] * (capacity[kind_of_piece] / 10.0)  # (n_combos, n_pieces)
     before = np.cumsum(piece_mips, axis=1) - piece_mips
     poured = np.clip(demand_mips - before, 0.0, piece_mips)
-    carried = piece_mips.sum(axis=1)
     power = hosts_on @ envelope[:, 0] + poured @ slope_w_per_mips.ravel()[order]
-    power = np.where(carried >= demand_mips - 1e-9, power, np.inf)
     best = int(np.argmin(power))
     return float(power[best]), int(hosts_on[best].sum())

@@ -68,7 +68,7 @@ def test_envelope_does_not_modify_its_input() -> None:
 
 def test_host_kinds_most_efficient_first() -> None:
     """G5 at full load: 135 / 5320 = 0.0254 W/MIPS; G4: 117 / 3720 = 0.0315 W/MIPS."""
-    assert [(capacity, count, envelope[-1]) for capacity, count, envelope in STANDARD] == [
+    assert [(capacity, count, envelope[-1]) for capacity, count, envelope, _ in STANDARD] == [
         (5320.0, 400, 135.0),
         (3720.0, 400, 117.0),
     ]
@@ -133,7 +133,7 @@ def test_small_demand_goes_to_the_cheapest_type_even_if_less_efficient() -> None
         vm_types=(VmType("vm", 100.0, 128.0),),
     )
     kinds = host_kinds(scenario)
-    assert [capacity for capacity, _, _ in kinds] == [2000.0, 1000.0]
+    assert [capacity for capacity, *_ in kinds] == [2000.0, 1000.0]
     power, hosts = lower_bound_power(100.0, kinds)
     assert hosts == 1
     assert power == pytest.approx(14.5)
@@ -149,3 +149,14 @@ def test_monotone_in_demand() -> None:
     power = np.array([lower_bound_power(float(d), STANDARD)[0] for d in grid])
     drops = np.flatnonzero(np.diff(power) < -1e-9)
     assert drops.size == 0, f"power drops after {grid[drops[:5]].tolist()} MIPS"
+
+
+def test_ram_demand_raises_the_host_count() -> None:
+    """8 x 4096 MB of RAM needs 8 hosts even for 1000 MIPS: 8 G4 at idle plus 1000 MIPS at 0.0083 W/MIPS.
+
+    G4 envelope: 86 W + 3.1 W per 372 MIPS; G5 is dearer at idle (93.7 W), so eight G4 win:
+    8 x 86 + 1000 x 3.1 / 372 = 688 + 8.33 = 696.33 W.
+    """
+    power, hosts = lower_bound_power(1000.0, STANDARD, demand_ram_mb=8 * 4096.0)
+    assert hosts == 8
+    assert power == pytest.approx(688.0 + 1000.0 * 3.1 / 372.0)
