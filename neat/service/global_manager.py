@@ -100,6 +100,10 @@ class GlobalManager:
         lease = self.store.acquire_lease(self.holder, ttl_s=3 * self.config.decide_interval_s, now=at)
         if lease is None:
             return CycleResult(None, note="another global manager holds the lease")
+        # retention: never below the longest history a detector is given
+        self.store.prune_samples(
+            max_age_s=self.config.retention_max_age_s, keep_samples=self.config.history_window, now=at
+        )
         hosts = list(self.cloud.hosts())
         servers = [s for s in self.cloud.servers() if s.host is not None]
         self._sync_inventory(hosts, servers)
