@@ -70,6 +70,7 @@ SDK_SELF_WARNINGS = (
 )
 
 _timings: dict[str, float] = {}
+_bring_up_steps: list[str] = []
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -111,6 +112,7 @@ def _run(script: str, env: Mapping[str, str], timeout_s: float) -> float:
         pytest.fail(f"{script} did not finish in {timeout_s:.0f} s:\n{exc.stdout or ''}\n{exc.stderr or ''}")
     if done.returncode != 0:
         pytest.fail(f"{script} failed with exit status {done.returncode}:\n{done.stdout}\n{done.stderr}")
+    _bring_up_steps.extend(line for line in done.stdout.splitlines() if line.startswith("[+"))
     return time.monotonic() - start
 
 
@@ -170,6 +172,8 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     parts = [f"{label} {_timings[key]:.0f} s" for key, label in labels.items() if key in _timings]
     where = "" if "bring_up_s" in _timings else " (reused a running cloud)"
     terminalreporter.write_line(f"integration cloud{where}: {', '.join(parts)}")
+    for step in _bring_up_steps:  # start.sh's timeline: "[+12s] nova schemas and cells done"
+        terminalreporter.write_line(f"  start.sh {step}")
 
 
 @pytest.fixture(scope="session")

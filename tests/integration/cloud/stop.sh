@@ -10,8 +10,14 @@ RUN=$CLOUD_DIR/run
 rm -f "$RUN/state"
 pids=()
 # computes first, Keystone last
-for pidfile in $(ls "$RUN"/pids/compute*.pid "$RUN"/pids/*.pid 2>/dev/null | awk '!seen[$0]++' | grep -v keystone) \
-        $(ls "$RUN"/pids/keystone.pid 2>/dev/null); do
+shopt -s nullglob
+ordered=("$RUN"/pids/compute*.pid)
+for pidfile in "$RUN"/pids/*.pid; do
+    case "$(basename "$pidfile")" in compute*|keystone.pid) ;; *) ordered+=("$pidfile") ;; esac
+done
+ordered+=("$RUN"/pids/keystone.pid)
+for pidfile in "${ordered[@]}"; do
+    [ -e "$pidfile" ] || continue
     name=$(basename "$pidfile" .pid)
     if pid=$(recorded_alive "$pidfile"); then
         kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null

@@ -62,9 +62,25 @@ def size_fake_hypervisor() -> None:
             setattr(fake.FakeDriver, attribute, int(os.environ[variable]))
 
 
+def ping_conductor_often() -> None:
+    """A compute pings the conductor at start with a 10 s timeout per try; in a bring-up where both
+    start together, the first ping is lost to the conductor's own start-up, then 10 s are wasted.
+    Ping every 2 s instead (30 tries before Nova's usual RPC timeout)."""
+    from nova.conductor import api as conductor_api
+
+    wait_until_ready = conductor_api.API.wait_until_ready
+
+    def quick(self: Any, context: Any, early_timeout: int = 2, early_attempts: int = 30) -> Any:
+        return wait_until_ready(self, context, early_timeout=early_timeout, early_attempts=early_attempts)
+
+    conductor_api.API.wait_until_ready = quick
+
+
 def main() -> None:
     install_fixtures()
     size_fake_hypervisor()
+    if BINARY == "compute":
+        ping_conductor_often()
     if BINARY == "api":
         port = int(sys.argv[1])
         sys.argv = ["nova-api"]
