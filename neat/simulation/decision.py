@@ -16,11 +16,12 @@ from numpy.typing import NDArray
 
 from algorithms.base import OverloadDetector, PlacementRequest, VmTable
 from algorithms.placement.pabfd import PowerAwareBestFitDecreasing
-from neat.simulation import placement_kernel as pk
+from neat.simulation import pabfd_kernel
 from neat.simulation.allocation import HostState, sum_by
 from neat.simulation.detector_kernels import DetectorSpec, detector_spec
 from neat.simulation.guard import DetectorGuard, host_histories, take_state, trimmed_length
 from neat.simulation.jit import COMPILED
+from neat.simulation.placement_kernel import evacuate, place_selected
 
 if TYPE_CHECKING:
     from neat.simulation.engine import Simulation
@@ -46,7 +47,7 @@ def plan_round(
     t0 = time.perf_counter()
     requested = u_now * sim.vm_mips
     host_history = host_histories(vm_host, vm_history, sim.vm_mips, hosts.cpu_mips)
-    steps = np.broadcast_to(sim._migration_steps(), (n_hosts,))
+    steps = np.broadcast_to(sim.migration_steps(), (n_hosts,))
     overloaded, next_state = detector.evaluate(host_history, trimmed_length(host_history), steps, detector_state)
     t1 = time.perf_counter()
     sim.phases.detection_s += t1 - t0
@@ -270,7 +271,7 @@ def _place_compiled(
     sim = rnd.sim
     hosts, placer = sim.hosts, sim.policy.placer
     assert isinstance(placer, PowerAwareBestFitDecreasing)
-    arrays = pk.pack_round(
+    arrays = pabfd_kernel.pack_round(
         hosts,
         placer,
         spec,
@@ -290,15 +291,15 @@ def _place_compiled(
     moves_to: list[NDArray[np.intp]] = []
     phase1_targets = np.zeros(0, dtype=np.intp)
     if selected.size:
-        vms, phase1_targets = pk.place_selected(arrays, selected, rnd.overloaded, placer.all_or_nothing)
+        vms, phase1_targets = place_selected(arrays, selected, rnd.overloaded, placer.all_or_nothing)
         rnd.commit(vms, phase1_targets, add_used=False)
         moves_vm.append(vms)
         moves_to.append(phase1_targets)
     queue, excluded_source, excluded_target = rnd.underload_queue(phase1_targets)
-    vms, targets = pk.evacuate(arrays, queue, excluded_source, excluded_target, rnd.plan_host, rnd.plan_stamp)
+    vms, targets = evacuate(arrays, queue, excluded_source, excluded_target, rnd.plan_host, rnd.plan_stamp)
     moves_vm.append(vms)
     moves_to.append(targets)
-    rnd.used_cpu[:], rnd.used_ram[:] = arrays.host[pk.USED_CPU], arrays.host[pk.USED_RAM]
+    rnd.used_cpu[:], rnd.used_ram[:] = arrays.host[pabfd_kernel.USED_CPU], arrays.host[pabfd_kernel.USED_RAM]
     return moves_vm, moves_to
 
 

@@ -33,6 +33,13 @@ def jit(func: F) -> F:
     return cast(F, numba.njit(cache=True, nogil=True)(func))
 
 
+def jit_inline(func: F) -> F:
+    """:func:`jit` for a small helper of hot loops: inlined into its callers by numba."""
+    if numba is None:  # pragma: no cover
+        return func
+    return cast(F, numba.njit(cache=True, nogil=True, inline="always")(func))
+
+
 @jit
 def stable_argsort(keys: NDArray[np.float64]) -> NDArray[np.intp]:
     """Indices that sort ``keys`` (n,) ascending, equal keys in index order (a bottom-up merge sort).

@@ -24,10 +24,11 @@ from algorithms.placement.bfd import BestFitDecreasing
 from algorithms.placement.pabfd import PowerAwareBestFitDecreasing
 from algorithms.power import HP_PROLIANT_ML110_G4_W, HP_PROLIANT_ML110_G5_W
 from neat.scenario import cloudsim_standard
-from neat.simulation import decision
-from neat.simulation import placement_kernel as pk
+from neat.simulation import decision, placement_kernel
+from neat.simulation import pabfd_kernel as pk
+from neat.simulation.creation import place_at_creation
 from neat.simulation.detector_kernels import detect_row, detector_spec, row_sum
-from neat.simulation.engine import Simulation
+from neat.simulation.engine import CapacityError, Simulation
 from neat.simulation.guard import DetectorGuard, trimmed_length
 from neat.simulation.jit import sort_small, stable_argsort
 from neat.simulation.modes import CLOUDSIM, NEAT
@@ -188,7 +189,7 @@ def test_place_selected_makes_the_numpy_placers_choices(detector, ties, empty_ho
             vm_history=case["vm_history"],
             host_history=case["host_history"].copy(),
         )
-        vms, targets = pk.place_selected(arrays, np.arange(8), ~case["allowed"], all_or_nothing)
+        vms, targets = placement_kernel.place_selected(arrays, np.arange(8), ~case["allowed"], all_or_nothing)
         placed = expected[order] >= 0
         np.testing.assert_array_equal(vms, order[placed])
         np.testing.assert_array_equal(targets, expected[order][placed])
@@ -225,12 +226,10 @@ def test_ties_go_to_the_lowest_index_and_past_a_refusal_to_the_next():
         vm_history=np.full((1, WINDOW), 0.5),
         host_history=host_history,
     )
-    increase = np.empty(8)
-    index = np.empty(8, dtype=np.intp)
-    assert pk.best_host(arrays, 0, np.zeros(8, dtype=np.bool_), increase, index) == 1
     excluded = np.zeros(8, dtype=np.bool_)
+    assert pk.best_host(arrays, pk.index_hosts(arrays, excluded), 0, excluded) == 1
     excluded[1] = True
-    assert pk.best_host(arrays, 0, excluded, increase, index) == 2
+    assert pk.best_host(arrays, pk.index_hosts(arrays, excluded), 0, excluded) == 2
 
 
 @pytest.fixture(scope="module")
@@ -291,3 +290,27 @@ def test_other_placers_and_stateful_detectors_keep_the_numpy_path(monkeypatch):
     assert decision.compiled_spec(parse_policy("mhod-mmt-0.1", NEAT)) is None
     bfd = dataclasses.replace(parse_policy("lr-mmt-1.2", NEAT), placer=BestFitDecreasing())
     assert decision.compiled_spec(bfd) is None
+
+
+@pytest.mark.parametrize(("name", "mode"), POLICIES, ids=[f"{n}-{m.name}" for n, m in POLICIES])
+def test_creation_places_every_vm_where_the_engine_does(small, name, mode, monkeypatch):
+    monkeypatch.setattr(decision, "COMPILED", True)
+    scenario, traces = small
+    sim = Simulation(traces, scenario, parse_policy(name, mode), mode)
+    placed = place_at_creation(sim)
+    assert placed is not None
+    np.testing.assert_array_equal(placed, sim.initial_placement())
+
+
+def test_creation_reports_the_first_vm_that_fits_nowhere(small, monkeypatch):
+    """Four hosts for 45 VMs: the kernel stops at the first VM without a host, as the engine does."""
+    monkeypatch.setattr(decision, "COMPILED", True)
+    scenario, traces = small
+    tiny = dataclasses.replace(scenario, host_types=tuple(dataclasses.replace(t, count=2) for t in scenario.host_types))
+    sim = Simulation(traces, tiny, parse_policy("lr-mmt-1.2", NEAT), NEAT)
+    placed = place_at_creation(sim)
+    assert placed is not None
+    first = int(np.argmax(placed < 0))
+    assert first > 0 and (placed[first:] == -1).all() and (placed[:first] >= 0).all()
+    with pytest.raises(CapacityError, match=f"VM {first} "):
+        sim.initial_placement()
