@@ -222,7 +222,13 @@ class NovaClient:
             )
         action = f"live migration of server {server_id} to host {host!r}"
         with _translated(action, bad_request=NoValidHost):
-            self._conn.compute.live_migrate_server(server_id, host=host, force=False, block_migration="auto")
+            try:
+                self._conn.compute.live_migrate_server(server_id, host=host, force=False, block_migration="auto")
+            except ValueError as error:  # the SDK refuses a named host without force below 2.30
+                raise OpenStackError(
+                    f"{action}: this cloud's compute API predates microversion 2.30, the first where a "
+                    f"named host still goes through the scheduler, and neat never forces ({error})"
+                ) from error
 
     def migrations(self, server_id: str) -> tuple[Migration, ...]:
         """The server's live-migration records, oldest first (rejected attempts included)."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import openstack.connection
@@ -157,6 +158,23 @@ def test_live_migration_to_a_named_host_completes_and_moves_the_server(nova: Nov
     assert [m.id for m in nova.migrations(server_id)] == [done.id, back.id]
     with pytest.raises(MigrationTimeout, match="no live migration recorded"):
         nova.wait_migration(server_id, timeout_s=1.0, poll_s=0.2, newer_than=back.id)
+
+
+def test_concurrent_migrations_off_one_host_all_complete(nova: NovaClient, boot: Booter) -> None:
+    """As the executor runs them: several threads, one client. Nova runs one live migration per
+    source compute at a time (max_concurrent_live_migrations = 1), so the others queue first."""
+    servers = boot(["compute1", "compute1", "compute1"])
+
+    def migrate(server_id: str) -> Migration:
+        nova.live_migrate(server_id, "compute2")
+        return nova.wait_migration(server_id, MIGRATION_TIMEOUT_S, POLL_S)
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        done = list(pool.map(migrate, servers))
+
+    assert [(m.server_id, m.status, m.dest) for m in done] == [(s, "completed", "compute2") for s in servers]
+    assert {s.id for s in nova.servers(host="compute2")} == set(servers)
+    assert eventually_usage(nova, "compute1", 0, 0).memory_mb_used == 0
 
 
 def test_migration_to_a_disabled_host_is_rejected_and_the_server_stays(nova: NovaClient, boot: Booter) -> None:
