@@ -16,16 +16,24 @@ from numpy.typing import NDArray
 
 from algorithms.base import OverloadDetector, PlacementRequest, VmTable
 from algorithms.placement.pabfd import PowerAwareBestFitDecreasing
+from algorithms.selection.mc import MaximumCorrelation
+from algorithms.selection.mmt import MinimumMigrationTime
+from algorithms.selection.mu import MinimumUtilization
 from neat.simulation import pabfd_kernel
 from neat.simulation.allocation import HostState, sum_by
 from neat.simulation.detector_kernels import DetectorSpec, detector_spec
-from neat.simulation.guard import DetectorGuard, host_histories, take_state, trimmed_length
+from neat.simulation.guard import DetectorGuard, host_histories, host_histories_of, take_state, trimmed_length
 from neat.simulation.jit import COMPILED
 from neat.simulation.placement_kernel import evacuate, place_selected
 
 if TYPE_CHECKING:
     from neat.simulation.engine import Simulation
     from neat.simulation.policies import Policy
+
+#: Selectors whose pick on a host depends only on that host's VMs (in list order), without random
+#: draws: they may be shown only the VMs of the overloaded hosts. Others (RS draws one number per
+#: row of the table; third-party selectors) see every VM.
+_LOCAL_SELECTORS = (MinimumMigrationTime, MinimumUtilization, MaximumCorrelation)
 
 
 def plan_round(
@@ -324,7 +332,12 @@ def _select_until_relieved(
     assert selector is not None and detector is not None
     if not overloaded.any():
         return np.zeros(0, dtype=np.intp)
-    by_list_order = np.argsort(plan_stamp, kind="stable")  # ties on a host: first in its VM list
+    if type(selector) in _LOCAL_SELECTORS:  # the table needs only the VMs of overloaded hosts
+        candidates = np.flatnonzero(np.where(plan_host >= 0, overloaded[plan_host], False))
+    else:
+        candidates = np.arange(plan_host.shape[0])
+    # ties on a host go to the first in its VM list
+    by_list_order = candidates[np.argsort(plan_stamp[candidates], kind="stable")]
     table_host = plan_host[by_list_order]
     table = VmTable(
         host=table_host,
@@ -350,8 +363,9 @@ def _select_until_relieved(
         picked_vm.append(vms)
         table_host[rows] = -1
         plan_host[vms] = -1
-        remaining = np.where(np.isin(plan_host, hosts_now), plan_host, -1)
-        host_history[hosts_now] = host_histories(remaining, vm_history, sim.vm_mips, sim.hosts.cpu_mips)[hosts_now]
+        host_history[hosts_now] = host_histories_of(
+            hosts_now, candidates, plan_host, vm_history, sim.vm_mips, sim.hosts.cpu_mips
+        )
         history = host_history[hosts_now]
         still, _ = detector.evaluate(
             history, trimmed_length(history), steps[hosts_now], take_state(detector_state, hosts_now)

@@ -25,6 +25,7 @@ from algorithms.placement.pabfd import PowerAwareBestFitDecreasing
 from algorithms.power import HP_PROLIANT_ML110_G4_W, HP_PROLIANT_ML110_G5_W
 from neat.scenario import cloudsim_standard
 from neat.simulation import decision, placement_kernel
+from neat.simulation import guard as guard_module
 from neat.simulation import pabfd_kernel as pk
 from neat.simulation.creation import place_at_creation
 from neat.simulation.detector_kernels import detect_row, detector_spec, row_sum
@@ -314,3 +315,23 @@ def test_creation_reports_the_first_vm_that_fits_nowhere(small, monkeypatch):
     assert first > 0 and (placed[first:] == -1).all() and (placed[:first] >= 0).all()
     with pytest.raises(CapacityError, match=f"VM {first} "):
         sim.initial_placement()
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_host_histories_add_each_hosts_vms_in_index_order(compiled, monkeypatch):
+    """The compiled sum and np.add.at agree bit for bit; a subset of hosts from a subset of VMs too."""
+    monkeypatch.setattr(guard_module, "COMPILED", compiled)
+    rng = np.random.default_rng(5)
+    vm_host = rng.integers(-1, 6, 40)
+    vm_history = histories(rng, 40)
+    vm_mips = rng.choice([500.0, 1000.0, 2500.0], 40)
+    host_mips = rng.choice([3720.0, 5320.0], 6)
+    placed = np.flatnonzero(vm_host >= 0)
+    expected = np.zeros((6, WINDOW))
+    np.add.at(expected, vm_host[placed], vm_history[placed] * (vm_mips[placed] / host_mips[vm_host[placed]])[:, None])
+    np.testing.assert_array_equal(guard_module.host_histories(vm_host, vm_history, vm_mips, host_mips), expected)
+    hosts = np.array([4, 1])
+    candidates = np.flatnonzero(np.isin(vm_host, hosts) | (rng.random(40) < 0.3))
+    np.testing.assert_array_equal(
+        guard_module.host_histories_of(hosts, candidates, vm_host, vm_history, vm_mips, host_mips), expected[hosts]
+    )
