@@ -242,9 +242,9 @@ def _register_commands() -> None:
     from neat.db.cli import db
     from neat.local_manager.cli import local_manager_cmd
     from neat.report.cli import report_cmd
-    from neat.service.cli import apply_cmd, global_manager_cmd, plan_cmd, status_cmd
+    from neat.service.cli import apply_cmd, energy_cmd, global_manager_cmd, plan_cmd, status_cmd
 
-    for command in (report_cmd, db, local_manager_cmd, global_manager_cmd, plan_cmd, apply_cmd, status_cmd):
+    for command in (report_cmd, db, local_manager_cmd, global_manager_cmd, plan_cmd, apply_cmd, status_cmd, energy_cmd):
         main.add_command(command)
 
 

@@ -39,7 +39,12 @@ def _manager(config: ServiceConfig) -> Any:
     except OpenStackError as exc:
         raise ServiceError(f"cannot reach cloud {config.cloud!r}: {exc}") from None
     store = Store.from_url(config.database_url)
-    return GlobalManager(config, store, client, NovaCompute(client))
+    power = None
+    if config.power_hosts:
+        from neat.service.power_manager import PowerManager
+
+        power = PowerManager(store, client, config.power_drivers(), config.power)
+    return GlobalManager(config, store, client, NovaCompute(client), power)
 
 
 config_option = click.option(
@@ -225,3 +230,53 @@ def status_cmd(config_path: Path | None, as_json: bool) -> None:
     for a in problems:
         move = f"{a.vm_uuid or ''} {a.host} -> {a.target_host or ''}"
         console.print(f"[{a.status}] plan {a.plan_id} {a.kind} {move} {a.error or ''}", markup=False)
+
+
+@click.command("energy")
+@config_option
+@click.option("--hours", type=float, default=24.0, show_default=True, help="The period: the last N hours.")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+def energy_cmd(config_path: Path | None, hours: float, as_json: bool) -> None:
+    """Energy used and saved (against every host awake) over a period, from recorded power states."""
+    from datetime import UTC, datetime, timedelta
+
+    from neat.db.store import Store
+    from neat.service.energy import estimate_energy
+    from neat.service.global_manager import DEFAULT_POWER_W
+
+    if hours <= 0:
+        raise ServiceError(f"--hours must be > 0; got {hours}")
+    config = _config(config_path)
+    store = Store.from_url(config.database_url)
+    until = datetime.now(UTC)
+    samples = int(hours * 3600 / config.collect_interval_s) + 2
+    report = estimate_energy(
+        store,
+        {},
+        until - timedelta(hours=hours),
+        until,
+        default_table_w=DEFAULT_POWER_W,
+        sleep_w=config.power.sleep_w,
+        max_samples=samples,
+    )
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "since": report.since.isoformat(),
+                    "until": report.until.isoformat(),
+                    "used_kwh": report.used_kwh,
+                    "all_awake_kwh": report.all_awake_kwh,
+                    "saved_kwh": report.saved_kwh,
+                    "hosts": [
+                        {"host": h.host, "used_kwh": h.used_kwh, "saved_kwh": h.saved_kwh, "asleep_s": h.asleep_s}
+                        for h in report.hosts
+                    ],
+                }
+            )
+        )
+        return
+    click.echo(
+        f"last {hours:g} h: used {report.used_kwh:.3f} kWh, all hosts awake {report.all_awake_kwh:.3f} kWh, "
+        f"saved {report.saved_kwh:.3f} kWh"
+    )

@@ -34,6 +34,17 @@ Example::
     [hosts]
     core_mips = 2000                          # CPU size of one core, for hosts and vCPUs alike
 
+    [power]                                   # host power management (optional)
+    min_awake_s = 1800                        # awake at least this long before suspending again
+    min_asleep_s = 600                        # asleep at least this long before a non-overload wake
+    wake_timeout_s = 300                      # nova-compute must report up within this
+    [power.hosts.compute-7]                   # one table per host: its driver and the driver's keys
+    driver = "redfish"
+    address = "https://bmc-7.example"
+    system = "437XR1138R2"
+    username = "neat"
+    password_env = "NEAT_BMC_PASSWORD"        # secrets by environment variable name, never inline
+
 No secret lives in this file: OpenStack credentials come from clouds.yaml by cloud name, and the
 database URL's password (if any) is masked whenever the configuration is shown or logged.
 """
@@ -50,6 +61,7 @@ from sqlalchemy.engine import make_url
 
 from algorithms.base import OverloadDetector, Placer, VmSelector
 from algorithms.registry import UnknownPluginError, create
+from neat.service.power_manager import PowerSettings
 
 CONFIG_ENV = "NEAT_CONFIG"
 DEFAULT_DATABASE_URL = "sqlite:///neat.db"
@@ -88,6 +100,8 @@ class ServiceConfig:
     limits: Limits = Limits()
     retention_max_age_s: float = 7 * 24 * 3600.0
     core_mips: float = 2000.0
+    power: PowerSettings = field(default_factory=PowerSettings)
+    power_hosts: dict[str, dict[str, Any]] = field(default_factory=dict)
     source: str = "<defaults>"
 
     def detector(self) -> OverloadDetector:
@@ -105,6 +119,15 @@ class ServiceConfig:
             return create(role, str(spec.get("name")), **params)
         except (ValueError, UnknownPluginError) as exc:
             raise ConfigError(f"{self.source}: [algorithms] {role}: {exc}") from None
+
+    def power_drivers(self, *, check_environment: bool = True) -> dict[str, Any]:
+        """One power driver per host of [power.hosts]."""
+        from neat.power.registry import build_drivers
+
+        try:
+            return build_drivers(self.power_hosts, check_environment=check_environment)
+        except ValueError as exc:
+            raise ConfigError(f"{self.source}: [power.hosts] {exc}") from None
 
     def masked_database_url(self) -> str:
         """The database URL with any password replaced by ***, for logs and ``neat status``."""
@@ -127,7 +150,7 @@ def load_config(path: str | Path | None = None) -> ServiceConfig:
 
 
 def _from_document(doc: dict[str, Any], source: str) -> ServiceConfig:
-    known = {"database", "openstack", "intervals", "algorithms", "limits", "retention", "hosts"}
+    known = {"database", "openstack", "intervals", "algorithms", "limits", "retention", "hosts", "power"}
     unknown = sorted(set(doc) - known)
     if unknown:
         raise ConfigError(f"{source}: unknown section [{unknown[0]}]; expected one of {sorted(known)}")
@@ -192,10 +215,21 @@ def _from_document(doc: dict[str, Any], source: str) -> ServiceConfig:
         limits=limits,
         retention_max_age_s=float(number("retention", "max_age_s", 7 * 24 * 3600.0)),
         core_mips=float(number("hosts", "core_mips", 2000.0, low=1.0)),
+        power=PowerSettings(
+            min_awake_s=float(number("power", "min_awake_s", 1800.0)),
+            min_asleep_s=float(number("power", "min_asleep_s", 600.0)),
+            wake_timeout_s=float(number("power", "wake_timeout_s", 300.0, low=1.0)),
+            power_timeout_s=float(number("power", "power_timeout_s", 120.0, low=1.0)),
+            poll_s=float(number("power", "poll_s", 2.0, low=0.01)),
+            retries=number("power", "retries", 2, integer=True),
+            sleep_w=float(number("power", "sleep_w", 5.0)),
+        ),
+        power_hosts=dict(section("power").get("hosts", {})),
         source=source,
     )
     # build once so that a bad algorithm name or parameter is reported at load time
     config.detector()
     config.selector()
     config.placer()
+    config.power_drivers(check_environment=False)
     return config

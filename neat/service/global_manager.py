@@ -31,6 +31,8 @@ from neat.pipeline import DecisionContext, decide
 from neat.service import planner
 from neat.service.config import ServiceConfig
 from neat.service.executor import COMPLETED, Compute, Executor, Outcome
+from neat.service.power_manager import PowerManager
+from neat.simulation.guard import host_histories, trimmed_length
 from neat.simulation.modes import NEAT
 from neat.simulation.policies import Policy
 
@@ -58,6 +60,7 @@ class CycleResult:
     outcomes: tuple[Outcome, ...] = ()
     skipped: tuple[tuple[str, str], ...] = ()
     note: str = ""
+    stuck: tuple[int, int] | None = None  # (vCPUs, RAM MB) of the largest VM on an overloaded host left as is
 
 
 class StoreActionLog:
@@ -79,8 +82,11 @@ class StoreActionLog:
 class GlobalManager:
     """Decides and applies consolidation plans for one cloud."""
 
-    def __init__(self, config: ServiceConfig, store: Store, cloud: Cloud, compute: Compute) -> None:
+    def __init__(
+        self, config: ServiceConfig, store: Store, cloud: Cloud, compute: Compute, power: PowerManager | None = None
+    ) -> None:
         self.config = config
+        self.power = power
         self.store = store
         self.cloud = cloud
         self.compute = compute
@@ -104,10 +110,24 @@ class GlobalManager:
         self.store.prune_samples(
             max_age_s=self.config.retention_max_age_s, keep_samples=self.config.history_window, now=at
         )
+        result = self._round(lease.term, dry_run, at)
+        if dry_run or self.power is None or not result.stuck:
+            return result
+        # an overloaded host had nowhere to send its VMs: wake capacity, then decide again
+        vcpus, ram_mb = result.stuck
+        woken = self.power.wake_for_capacity(vcpus, ram_mb, overload=True)
+        if woken is None or not woken.ok:
+            log.warning("overload with nowhere to go, and no sleeping host could be woken: %s", woken)
+            return result
+        log.info("woke %s for an overloaded host", woken.host)
+        again = self._round(lease.term, dry_run, at)
+        return CycleResult(again.plan, result.outcomes + again.outcomes, again.skipped, f"woke {woken.host}")
+
+    def _round(self, term: int, dry_run: bool, at: datetime) -> CycleResult:
         hosts = list(self.cloud.hosts())
         servers = [s for s in self.cloud.servers() if s.host is not None]
         self._sync_inventory(hosts, servers)
-        moves = self._decide(hosts, servers)
+        moves, overloaded = self._decide(hosts, servers)
         groups = {g.id for g in self.cloud.server_groups() if g.anti_affinity}
         last_migrated = self._last_migrations()
         draft = planner.plan_actions(
@@ -126,15 +146,31 @@ class GlobalManager:
             self.config.limits,
             at,
         )
+        relieved = {a.host for a in draft.migrations}
+        stuck_servers = [s for s in servers if s.host in overloaded and s.host not in relieved]
+        stuck = (max(s.vcpus for s in stuck_servers), max(s.ram_mb for s in stuck_servers)) if stuck_servers else None
         specs = [
             ActionSpec(kind=a.kind, host=a.host, vm_uuid=a.server or None, target_host=a.target or None)
             for a in draft.actions
         ]
-        plan = self.store.create_plan(specs, created_by=self.holder, lease_term=lease.term, at=at)
+        plan = self.store.create_plan(specs, created_by=self.holder, lease_term=term, at=at)
         if dry_run or not draft.actions:
-            return CycleResult(plan, skipped=draft.skipped, note="dry run" if dry_run else "nothing to do")
+            note = "dry run" if dry_run else "nothing to do"
+            return CycleResult(plan, skipped=draft.skipped, note=note, stuck=stuck)
         outcomes = self.apply(plan)
-        return CycleResult(self.store.plan(plan.id), tuple(outcomes), draft.skipped)
+        if self.power is not None:
+            self._suspend_drained(plan, outcomes)
+        return CycleResult(self.store.plan(plan.id), tuple(outcomes), draft.skipped, stuck=stuck)
+
+    def _suspend_drained(self, plan: PlanRecord, outcomes: Sequence[Outcome]) -> None:
+        assert self.power is not None
+        for outcome in outcomes:
+            if outcome.action.kind == planner.DISABLE and outcome.status == COMPLETED:
+                moved = [
+                    a.vm_uuid or "" for a in plan.actions if a.kind == planner.MIGRATE and a.host == outcome.action.host
+                ]
+                result = self.power.suspend(outcome.action.host, moved)
+                log.info("suspend %s: %s (%s)", result.host, "done" if result.ok else "not done", result.detail)
 
     def apply(self, plan: PlanRecord) -> list[Outcome]:
         """Execute a stored plan's actions (all of them, in order)."""
@@ -169,23 +205,27 @@ class GlobalManager:
             for s in servers
         )
 
-    def _decide(self, hosts: Sequence[ComputeHost], servers: Sequence[Server]) -> list[tuple[str, str]]:
-        """Run the shared pipeline; return (server id, target host) in decision order."""
-        if not hosts or not servers:
-            return []
-        names = [h.name for h in hosts]
+    def _decide(
+        self, hosts: Sequence[ComputeHost], servers: Sequence[Server]
+    ) -> tuple[list[tuple[str, str]], set[str]]:
+        """Run the shared pipeline on the usable hosts; (server id, target) in decision order, overloaded hosts."""
+        usable = [h for h in hosts if h.usable and h.name not in self.config.limits.exclude_hosts]
+        if not usable or not servers:
+            return [], set()
+        names = [h.name for h in usable]
         index = {n: i for i, n in enumerate(names)}
         core_mips = self.config.core_mips
-        cores = np.array([max(h.vcpus, 1) for h in hosts], dtype=np.float64)
+        cores = np.array([max(h.vcpus, 1) for h in usable], dtype=np.float64)
         table = HostTable(
             cpu_mips=cores * core_mips,
-            pe_mips=np.full(len(hosts), core_mips),
-            ram_mb=np.array([max(h.memory_mb, 1) for h in hosts], dtype=np.float64),
-            power_w=np.tile(DEFAULT_POWER_W, (len(hosts), 1)),
+            pe_mips=np.full(len(usable), core_mips),
+            ram_mb=np.array([max(h.memory_mb, 1) for h in usable], dtype=np.float64),
+            power_w=np.tile(DEFAULT_POWER_W, (len(usable), 1)),
         )
         ids = [s.id for s in servers]
         windows = self.store.vm_windows(self.config.history_window, vms=ids)
         history = np.nan_to_num(windows.utilization, nan=0.0)
+        n_valid = windows.n_valid.astype(np.intp)
         vm_mips = np.array([max(s.vcpus, 1) * core_mips for s in servers], dtype=np.float64)
         vm_ram = np.array([max(s.ram_mb, 1) for s in servers], dtype=np.float64)
         vm_host = np.array([index.get(s.host or "", -1) for s in servers], dtype=np.intp)
@@ -195,13 +235,17 @@ class GlobalManager:
             hosts=table,
             vm_mips=vm_mips,
             vm_ram_mb=vm_ram,
-            migration_steps_per_host=np.zeros(len(hosts)),
+            migration_steps_per_host=np.zeros(len(usable)),
         )
-        decision = decide(
-            context, vm_host, history, windows.n_valid.astype(np.intp), detector_state=self.detector_state
+        host_history = host_histories(vm_host, history, vm_mips, table.cpu_mips)
+        assert self.policy.detector is not None
+        overloaded, _ = self.policy.detector.evaluate(
+            host_history, trimmed_length(host_history), context.migration_steps(), self.detector_state
         )
+        decision = decide(context, vm_host, history, n_valid, detector_state=self.detector_state)
         self.detector_state = decision.detector_state
-        return [(ids[v], names[t]) for v, t in zip(decision.vms.tolist(), decision.targets.tolist(), strict=True)]
+        moves = [(ids[v], names[t]) for v, t in zip(decision.vms.tolist(), decision.targets.tolist(), strict=True)]
+        return moves, {names[i] for i in np.flatnonzero(overloaded)}
 
     def _last_migrations(self) -> dict[str, datetime]:
         """When each VM last finished a successful migration, from the stored plans."""
