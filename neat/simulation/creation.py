@@ -16,8 +16,10 @@ from numpy.typing import NDArray
 
 from algorithms.placement.pabfd import PowerAwareBestFitDecreasing
 from neat.simulation.decision import compiled_spec
+from neat.simulation.host_index import index_hosts, note_used
 from neat.simulation.jit import jit
-from neat.simulation.pabfd_kernel import (
+from neat.simulation.pabfd_kernel import best_host
+from neat.simulation.round_arrays import (
     ON,
     USED_CPU,
     USED_RAM,
@@ -25,9 +27,6 @@ from neat.simulation.pabfd_kernel import (
     VM_RAM,
     IntArray,
     RoundArrays,
-    best_host,
-    index_hosts,
-    note_used,
     pack_round,
     reprice,
 )
@@ -41,16 +40,16 @@ def _create(a: RoundArrays) -> IntArray:
     """Host of every VM (n_vms,), placed in index order; -1 from the first VM that fits nowhere on."""
     n_vms = a.vm.shape[1]
     vm_host = np.full(n_vms, -1, dtype=np.intp)
-    excluded = np.zeros(a.host.shape[1], dtype=np.bool_)
+    excluded = np.zeros(a.host.shape[0], dtype=np.bool_)
     w = index_hosts(a, excluded)
     for vm in range(n_vms):
         h = best_host(a, w, vm, excluded)
         if h < 0:
             break
         vm_host[vm] = h
-        a.host[USED_CPU, h] += a.vm[VM_CPU, vm]
-        a.host[USED_RAM, h] += a.vm[VM_RAM, vm]
-        a.host[ON, h] = 1.0
+        a.host[h, USED_CPU] += a.vm[VM_CPU, vm]
+        a.host[h, USED_RAM] += a.vm[VM_RAM, vm]
+        a.host[h, ON] = 1.0
         reprice(a, h)
         note_used(w, h)
     return vm_host

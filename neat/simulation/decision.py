@@ -19,7 +19,7 @@ from algorithms.placement.pabfd import PowerAwareBestFitDecreasing
 from algorithms.selection.mc import MaximumCorrelation
 from algorithms.selection.mmt import MinimumMigrationTime
 from algorithms.selection.mu import MinimumUtilization
-from neat.simulation import pabfd_kernel
+from neat.simulation import round_arrays
 from neat.simulation.allocation import HostState, sum_by
 from neat.simulation.detector_kernels import DetectorSpec, detector_spec
 from neat.simulation.guard import DetectorGuard, host_histories, host_histories_of, take_state, trimmed_length
@@ -279,7 +279,7 @@ def _place_compiled(
     sim = rnd.sim
     hosts, placer = sim.hosts, sim.policy.placer
     assert isinstance(placer, PowerAwareBestFitDecreasing)
-    arrays = pabfd_kernel.pack_round(
+    arrays = round_arrays.pack_round(
         hosts,
         placer,
         spec,
@@ -307,7 +307,7 @@ def _place_compiled(
     vms, targets = evacuate(arrays, queue, excluded_source, excluded_target, rnd.plan_host, rnd.plan_stamp)
     moves_vm.append(vms)
     moves_to.append(targets)
-    rnd.used_cpu[:], rnd.used_ram[:] = arrays.host[pabfd_kernel.USED_CPU], arrays.host[pabfd_kernel.USED_RAM]
+    rnd.used_cpu[:], rnd.used_ram[:] = arrays.host[:, round_arrays.USED_CPU], arrays.host[:, round_arrays.USED_RAM]
     return moves_vm, moves_to
 
 

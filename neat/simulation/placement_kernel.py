@@ -24,8 +24,10 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
+from neat.simulation.host_index import Workspace, index_hosts, note_used, restart_classes
 from neat.simulation.jit import jit, stable_argsort
-from neat.simulation.pabfd_kernel import (
+from neat.simulation.pabfd_kernel import best_host
+from neat.simulation.round_arrays import (
     CPU,
     ON,
     USED_CPU,
@@ -38,12 +40,7 @@ from neat.simulation.pabfd_kernel import (
     FloatArray,
     IntArray,
     RoundArrays,
-    Workspace,
-    best_host,
-    index_hosts,
-    note_used,
     reprice,
-    restart_classes,
 )
 
 
@@ -81,24 +78,24 @@ def _place(
         targets[pos] = h
         saved[n_log, 0], saved[n_log, 1], saved[n_log, 2], saved[n_log, 3] = (
             h,
-            host[USED_CPU, h],
-            host[USED_RAM, h],
-            host[ON, h],
+            host[h, USED_CPU],
+            host[h, USED_RAM],
+            host[h, ON],
         )
         undo[n_log, 0] = h
         undo[n_log, 1:] = a.host_history[h]
         n_log += 1
-        host[USED_CPU, h] += a.vm[VM_CPU, vm]
-        host[USED_RAM, h] += a.vm[VM_RAM, vm]
-        host[ON, h] = 1.0
+        host[h, USED_CPU] += a.vm[VM_CPU, vm]
+        host[h, USED_RAM] += a.vm[VM_RAM, vm]
+        host[h, ON] = 1.0
         reprice(a, h)
         note_used(w, h)
-        scale = a.vm[VM_MIPS, vm] / host[CPU, h]
+        scale = a.vm[VM_MIPS, vm] / host[h, CPU]
         for j in range(a.host_history.shape[1]):
             a.host_history[h, j] = a.host_history[h, j] + a.vm_history[vm, j] * scale
     for i in range(n_log - 1, -1, -1):
         h = int(saved[i, 0])
-        host[USED_CPU, h], host[USED_RAM, h], host[ON, h] = saved[i, 1], saved[i, 2], saved[i, 3]
+        host[h, USED_CPU], host[h, USED_RAM], host[h, ON] = saved[i, 1], saved[i, 2], saved[i, 3]
         reprice(a, h)
     if not complete and all_or_nothing:
         targets[:] = -1
@@ -116,8 +113,8 @@ def _commit(a: RoundArrays, vms: IntArray, targets: IntArray, order: IntArray, m
         if h < 0:
             continue
         vm = vms[pos]
-        a.host[USED_CPU, h] += a.vm[VM_CAPPED, vm]
-        a.host[USED_RAM, h] += a.vm[VM_RAM, vm]
+        a.host[h, USED_CPU] += a.vm[VM_CAPPED, vm]
+        a.host[h, USED_RAM] += a.vm[VM_RAM, vm]
         reprice(a, h)
         moved[0, n_moved], moved[1, n_moved] = vm, h
         n_moved += 1
@@ -180,7 +177,7 @@ def evacuate(
     not in ``excluded_target``, and their targets become excluded as sources. Updates both masks;
     returns (2, n_moved): the VMs moved and their targets, in commit order.
     """
-    start, members = vms_by_host(plan_host, plan_stamp, a.host.shape[1])
+    start, members = vms_by_host(plan_host, plan_stamp, a.host.shape[0])
     w = index_hosts(a, excluded_target)
     moved = np.empty((2, members.shape[0]), dtype=np.intp)
     n_moved = 0

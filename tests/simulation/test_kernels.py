@@ -24,13 +24,14 @@ from algorithms.placement.bfd import BestFitDecreasing
 from algorithms.placement.pabfd import PowerAwareBestFitDecreasing
 from algorithms.power import HP_PROLIANT_ML110_G4_W, HP_PROLIANT_ML110_G5_W
 from neat.scenario import cloudsim_standard
-from neat.simulation import decision, placement_kernel
+from neat.simulation import decision, placement_kernel, round_arrays
 from neat.simulation import guard as guard_module
 from neat.simulation import pabfd_kernel as pk
 from neat.simulation.creation import place_at_creation
 from neat.simulation.detector_kernels import detect_row, detector_spec, row_sum
 from neat.simulation.engine import CapacityError, Simulation
 from neat.simulation.guard import DetectorGuard, trimmed_length
+from neat.simulation.host_index import index_hosts
 from neat.simulation.jit import sort_small, stable_argsort
 from neat.simulation.modes import CLOUDSIM, NEAT
 from neat.simulation.policies import custom_policy, parse_policy
@@ -174,7 +175,7 @@ def test_place_selected_makes_the_numpy_placers_choices(detector, ties, empty_ho
         )
         expected = placer.place(hosts, request, guard)
         order = np.argsort(-case["vm_cpu"], kind="stable")
-        arrays = pk.pack_round(
+        arrays = round_arrays.pack_round(
             hosts,
             placer,
             spec,
@@ -197,7 +198,7 @@ def test_place_selected_makes_the_numpy_placers_choices(detector, ties, empty_ho
         np.testing.assert_array_equal(arrays.host_history, guard.host_history)
         committed = case["used_cpu"].copy()
         np.add.at(committed, targets, case["vm_cpu"][vms])
-        np.testing.assert_array_equal(arrays.host[pk.USED_CPU], committed)
+        np.testing.assert_array_equal(arrays.host[:, round_arrays.USED_CPU], committed)
 
 
 def test_ties_go_to_the_lowest_index_and_past_a_refusal_to_the_next():
@@ -211,7 +212,7 @@ def test_ties_go_to_the_lowest_index_and_past_a_refusal_to_the_next():
     host_history[0, -1] = 0.59
     spec = detector_spec(ThresholdOverload(threshold=0.6))
     assert spec is not None
-    arrays = pk.pack_round(
+    arrays = round_arrays.pack_round(
         hosts,
         PowerAwareBestFitDecreasing(),
         spec,
@@ -228,9 +229,9 @@ def test_ties_go_to_the_lowest_index_and_past_a_refusal_to_the_next():
         host_history=host_history,
     )
     excluded = np.zeros(8, dtype=np.bool_)
-    assert pk.best_host(arrays, pk.index_hosts(arrays, excluded), 0, excluded) == 1
+    assert pk.best_host(arrays, index_hosts(arrays, excluded), 0, excluded) == 1
     excluded[1] = True
-    assert pk.best_host(arrays, pk.index_hosts(arrays, excluded), 0, excluded) == 2
+    assert pk.best_host(arrays, index_hosts(arrays, excluded), 0, excluded) == 2
 
 
 @pytest.fixture(scope="module")
@@ -335,3 +336,55 @@ def test_host_histories_add_each_hosts_vms_in_index_order(compiled, monkeypatch)
     np.testing.assert_array_equal(
         guard_module.host_histories_of(hosts, candidates, vm_host, vm_history, vm_mips, host_mips), expected[hosts]
     )
+
+
+def test_past_more_refusals_than_the_search_keeps_the_numpy_order_holds():
+    """20 equally loaded hosts, the first 15 too busy for THR 0.8 once the VM is added: more
+    refusals than the TOP candidates a search keeps, so the kernel ranks every candidate."""
+    n = 20
+    hosts = two_type_hosts(n)
+    hosts = dataclasses.replace(hosts, cpu_mips=np.full(n, 3720.0), pe_mips=np.full(n, 1860.0))
+    hosts = dataclasses.replace(hosts, power_w=np.tile(HP_PROLIANT_ML110_G4_W, (n, 1)))
+    used = np.full(n, 1860.0)
+    host_history = np.full((n, WINDOW), 0.3)
+    host_history[:15, -1] = 0.75
+    detector = ThresholdOverload(threshold=0.8)
+    spec = detector_spec(detector)
+    assert spec is not None
+    vm_history = np.full((1, WINDOW), 0.5)
+    guard = DetectorGuard(
+        detector,
+        vm_history=vm_history,
+        vm_mips=np.array([500.0]),
+        host_mips=hosts.cpu_mips,
+        host_history=host_history,
+        migration_time_steps=np.ones(n),
+        state=None,
+    )
+    request = PlacementRequest(
+        vm_cpu_mips=np.array([200.0]),
+        vm_ram_mb=np.zeros(1),
+        used_cpu_mips=used,
+        used_ram_mb=np.zeros(n),
+        active=np.ones(n, dtype=np.bool_),
+        allowed=np.ones(n, dtype=np.bool_),
+    )
+    assert PowerAwareBestFitDecreasing().place(hosts, request, guard)[0] == 15
+    arrays = round_arrays.pack_round(
+        hosts,
+        PowerAwareBestFitDecreasing(),
+        spec,
+        steps=np.ones(n),
+        baseline_utilization=None,
+        used_cpu=used,
+        used_ram=np.zeros(n),
+        active=np.ones(n, dtype=np.bool_),
+        vm_mips=np.array([500.0]),
+        vm_cpu=np.array([200.0]),
+        vm_capped=np.array([200.0]),
+        vm_ram=np.zeros(1),
+        vm_history=vm_history,
+        host_history=host_history.copy(),
+    )
+    excluded = np.zeros(n, dtype=np.bool_)
+    assert pk.best_host(arrays, index_hosts(arrays, excluded), 0, excluded) == 15

@@ -1,0 +1,169 @@
+"""The compiled placement's inputs and host state: a few packed arrays, and their upkeep.
+
+numba passes every array of a tuple to every call as separate arguments and reference-counts
+them at each access, so the kernels (:mod:`neat.simulation.pabfd_kernel`,
+:mod:`neat.simulation.placement_kernel`) take the round as a handful of 2-D arrays
+(:class:`RoundArrays`), fields named by the constants below (a host's fields side by side,
+so that a scan reads one cache line per host). :func:`reprice` keeps a host's derived
+rows (its pricing baseline and the bound that lets a search skip it) in step with its state.
+
+References
+----------
+Beloglazov & Buyya, CCPE 24(13), 2012, Algorithm 1 (PABFD).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+from numpy.typing import NDArray
+
+from algorithms.base import HostTable
+from algorithms.placement.pabfd import PowerAwareBestFitDecreasing
+from algorithms.power import power_w
+from neat.simulation.detector_kernels import DetectorSpec
+from neat.simulation.jit import jit
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.intp]
+BoolArray = NDArray[np.bool_]
+
+#: Columns of ``RoundArrays.host``: static, then the state the kernels update, then what
+#: :func:`reprice` derives from it.
+CPU, PE, RAM, CAPACITY, STEPS, BASELINE, TENTH = range(7)
+USED_CPU, USED_RAM, ON = 7, 8, 9
+BEFORE, OFFSET, RATE_NEAR, RATE_FAR = 10, 11, 12, 13
+N_HOST_ROWS = 14
+#: Rows of ``RoundArrays.vm``.
+VM_MIPS, VM_CPU, VM_CAPPED, VM_RAM = range(4)
+#: Positions in ``RoundArrays.options``.
+FROZEN, EMPTY_FULL, SLACK_W = 0, 1, 2
+
+
+class RoundArrays(NamedTuple):
+    """Everything the kernels read for one decision round, and the host state they update.
+
+    Attributes
+    ----------
+    host : float array (n_hosts, N_HOST_ROWS)
+        Static: CPU (capacity, MIPS), PE (one core), RAM (MB), CAPACITY (CPU the placer may fill:
+        CPU x cpu_threshold), STEPS (migration horizon for predictive detectors), BASELINE (power
+        each host is priced against when the baseline is frozen), TENTH (a demand up to this
+        spans at most two power-table segments). State: USED_CPU, USED_RAM, ON (1.0 for a host
+        switched on; a placement call sets entries and restores them). Derived by
+        :func:`reprice`: BEFORE (power a placement's increase is measured from), OFFSET
+        (power at the used CPU less BEFORE), RATE_NEAR and RATE_FAR (least watts per MIPS a
+        demand up to TENTH, or any demand, can add).
+    power_w : float array (n_hosts, 11)
+    host_history : float array (n_hosts, window)
+        Utilization history of each host with its planned VMs; the guard's assignments add to it.
+    vm : float array (4, n_vms)
+        VM_MIPS (size), VM_CPU (demand now), VM_CAPPED (demand within one core of its host: what a
+        committed move adds), VM_RAM.
+    vm_history : float array (n_vms, window)
+    options : float array (3,)
+        FROZEN (price against BASELINE), EMPTY_FULL (a switched-off host costs its whole power),
+        SLACK_W (rounding allowance of the bounds, watts).
+    params, coef : the detector's :class:`neat.simulation.detector_kernels.DetectorSpec`
+    """
+
+    host: FloatArray
+    power_w: FloatArray
+    host_history: FloatArray
+    vm: FloatArray
+    vm_history: FloatArray
+    options: FloatArray
+    params: FloatArray
+    coef: FloatArray
+
+
+def pack_round(
+    hosts: HostTable,
+    placer: PowerAwareBestFitDecreasing,
+    spec: DetectorSpec,
+    *,
+    steps: FloatArray,
+    baseline_utilization: FloatArray | None,
+    used_cpu: FloatArray,
+    used_ram: FloatArray,
+    active: BoolArray,
+    vm_mips: FloatArray,
+    vm_cpu: FloatArray,
+    vm_capped: FloatArray,
+    vm_ram: FloatArray,
+    vm_history: FloatArray,
+    host_history: FloatArray,
+) -> RoundArrays:
+    """The kernels' inputs: host arrays (n_hosts,), VM arrays (n_vms,), histories (rows, window).
+
+    ``host_history`` is used in place (the guard's assignments go into it); the used CPU and RAM
+    are copied. ``baseline_utilization`` freezes the pricing baseline, as
+    :class:`algorithms.base.PlacementRequest`'s does. The derived rows are filled by the kernels.
+    """
+    table = np.ascontiguousarray(hosts.power_w, dtype=np.float64)
+    host = np.zeros((hosts.cpu_mips.shape[0], N_HOST_ROWS))
+    host[:, CPU], host[:, PE], host[:, RAM] = hosts.cpu_mips, hosts.pe_mips, hosts.ram_mb
+    host[:, CAPACITY] = hosts.cpu_mips * placer.cpu_threshold
+    host[:, STEPS] = steps
+    host[:, BASELINE] = 0.0 if baseline_utilization is None else power_w(hosts.power_w, baseline_utilization)
+    host[:, TENTH] = hosts.cpu_mips * 0.099  # a tenth of the CPU, less a margin for rounding
+    host[:, USED_CPU], host[:, USED_RAM], host[:, ON] = used_cpu, used_ram, active
+    frozen, empty_full = baseline_utilization is not None, placer.empty_host_cost == "full"
+    return RoundArrays(
+        host=host,
+        power_w=table,
+        host_history=host_history,
+        vm=np.stack([vm_mips, vm_cpu, vm_capped, vm_ram]).astype(np.float64, copy=False),
+        vm_history=np.ascontiguousarray(vm_history, dtype=np.float64),
+        options=np.array([frozen, empty_full, 1e-9 * (1.0 + float(np.abs(table).max(initial=0.0)))]),
+        params=spec.params,
+        coef=spec.coef,
+    )
+
+
+@jit
+def power_at(table_w: FloatArray, h: int, utilization: float) -> float:
+    """Power of host ``h`` at ``utilization`` under its row of ``table_w`` (n_hosts, 11), as
+    :func:`algorithms.power.power_w` computes it."""
+    u = min(max(utilization, 0.0), 1.0)
+    scaled = u * 10.0
+    low = math.floor(scaled)
+    p_low = table_w[h, low]
+    delta = (table_w[h, math.ceil(scaled)] - p_low) / 10.0
+    return p_low + delta * (u - low / 10.0) * 100.0
+
+
+@jit
+def idle(a: RoundArrays, h: int) -> bool:
+    """Nothing used on host ``h`` and it is switched off: it is priced as every host of its class."""
+    return a.host[h, USED_CPU] == 0 and a.host[h, USED_RAM] == 0 and a.host[h, ON] == 0
+
+
+@jit
+def reprice(a: RoundArrays, h: int) -> None:
+    """Derive BEFORE, OFFSET, RATE_NEAR and RATE_FAR of host ``h`` from its state.
+
+    BEFORE is 0 W for a switched-off host priced in full, else the frozen BASELINE or the power
+    at its used CPU. A demand of ``d`` MIPS that fits raises the power by at least
+    ``OFFSET + d * RATE`` (the table is linear in segments of 10 %, and a demand up to TENTH
+    spans the current segment and the next at most). Call after every change of USED_CPU or ON.
+    """
+    host, table = a.host, a.power_w
+    now = power_at(table, h, host[h, USED_CPU] / host[h, CPU])
+    if a.options[EMPTY_FULL] != 0 and host[h, ON] == 0:
+        host[h, BEFORE] = 0.0
+    elif a.options[FROZEN] != 0:
+        host[h, BEFORE] = host[h, BASELINE]
+    else:
+        host[h, BEFORE] = now
+    host[h, OFFSET] = now - host[h, BEFORE]
+    segment = min(max(math.floor(host[h, USED_CPU] / host[h, CPU] * 10.0), 0), 9)
+    near = far = table[h, segment + 1] - table[h, segment]
+    if segment < 9:
+        near = min(near, table[h, segment + 2] - table[h, segment + 1])
+    for k in range(segment + 1, 10):
+        far = min(far, table[h, k + 1] - table[h, k])
+    host[h, RATE_NEAR] = near * 10.0 / host[h, CPU]
+    host[h, RATE_FAR] = far * 10.0 / host[h, CPU]
