@@ -180,6 +180,7 @@ def status_cmd(config_path: Path | None, as_json: bool) -> None:
         if vm.host in per_host:
             per_host[vm.host] += 1
     plans = store.plans(limit=5)
+    energy = _last_day_energy(store, config) if hosts else None
     problems = [a for p in store.plans(limit=50) for a in p.actions if a.status in ("pending", "running", "failed")]
     if as_json:
         click.echo(
@@ -224,12 +225,36 @@ def status_cmd(config_path: Path | None, as_json: bool) -> None:
             h.name, h.service_state, h.power_state or "", "" if u is None else f"{u:.0%}", str(per_host[h.name])
         )
     console.print(table)
+    if energy is not None:
+        console.print(
+            f"energy, last 24 h: used {energy.used_kwh:.3f} kWh, saved {energy.saved_kwh:.3f} kWh "
+            f"against all hosts awake ({energy.all_awake_kwh:.3f} kWh)"
+        )
     for p in plans:
         done = sum(a.status == "succeeded" for a in p.actions)
         console.print(f"plan {p.id} at {p.created_at:%Y-%m-%d %H:%M:%S}: {done}/{len(p.actions)} actions succeeded")
     for a in problems:
         move = f"{a.vm_uuid or ''} {a.host} -> {a.target_host or ''}"
         console.print(f"[{a.status}] plan {a.plan_id} {a.kind} {move} {a.error or ''}", markup=False)
+
+
+def _last_day_energy(store: Any, config: ServiceConfig) -> Any:
+    from datetime import UTC, datetime, timedelta
+
+    from neat.service.energy import estimate_energy
+    from neat.service.global_manager import DEFAULT_POWER_W
+
+    until = datetime.now(UTC)
+    samples = int(24 * 3600 / config.collect_interval_s) + 2
+    return estimate_energy(
+        store,
+        {},
+        until - timedelta(hours=24),
+        until,
+        default_table_w=DEFAULT_POWER_W,
+        sleep_w=config.power.sleep_w,
+        max_samples=samples,
+    )
 
 
 @click.command("energy")
