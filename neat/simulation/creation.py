@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 
 from algorithms.placement.pabfd import PowerAwareBestFitDecreasing
 from neat.simulation.decision import compiled_spec
-from neat.simulation.host_index import index_hosts, note_used
+from neat.simulation.host_index import index_hosts, update_host
 from neat.simulation.jit import jit
 from neat.simulation.pabfd_kernel import best_host
 from neat.simulation.round_arrays import (
@@ -28,7 +28,6 @@ from neat.simulation.round_arrays import (
     IntArray,
     RoundArrays,
     pack_round,
-    reprice,
 )
 
 if TYPE_CHECKING:
@@ -50,8 +49,7 @@ def _create(a: RoundArrays) -> IntArray:
         a.host[h, USED_CPU] += a.vm[VM_CPU, vm]
         a.host[h, USED_RAM] += a.vm[VM_RAM, vm]
         a.host[h, ON] = 1.0
-        reprice(a, h)
-        note_used(w, h)
+        update_host(a, w, excluded, h)
     return vm_host
 
 

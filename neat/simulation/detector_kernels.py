@@ -101,38 +101,65 @@ def detector_spec(detector: OverloadDetector) -> DetectorSpec | None:
 
 
 @jit
-def row_sum(a: NDArray[np.float64]) -> float:
-    """``a.sum()`` exactly as NumPy reduces a row of at most 128 values; a (n,).
+def _term(a: NDArray[np.float64], b: NDArray[np.float64], c: NDArray[np.float64], i: int, factors: int) -> float:
+    """``a[i]``, ``a[i] * b[i]`` or ``a[i] * b[i] * c[i]`` for 1, 2 or 3 ``factors``."""
+    term = a[i]
+    if factors > 1:
+        term = term * b[i]
+    if factors > 2:
+        term = term * c[i]
+    return term
 
-    NumPy starts from the identity 0.0 and adds the pairwise sum (``pairwise_sum_DOUBLE``), which
-    for 8 <= n <= 128 is eight interleaved partial sums added as a tree, then the rest in order.
+
+@jit
+def _pairwise_terms(a: NDArray[np.float64], b: NDArray[np.float64], c: NDArray[np.float64], factors: int) -> float:
+    """The sum of :func:`_term` over ``i < len(a)`` (at most 128), in NumPy's order of additions.
+
+    NumPy reduces a row from the identity 0.0 plus the pairwise sum (``pairwise_sum_DOUBLE``),
+    which for 8 <= n <= 128 is eight interleaved partial sums added as a tree, then the rest in
+    order. Scalar partial sums: a guard check must not allocate.
     """
     n = a.shape[0]
     if n < 8:
         res = 0.0
         for i in range(n):
-            res += a[i]
+            res += _term(a, b, c, i, factors)
         return 0.0 + res
-    r = a[:8].copy()
+    r0, r1 = _term(a, b, c, 0, factors), _term(a, b, c, 1, factors)
+    r2, r3 = _term(a, b, c, 2, factors), _term(a, b, c, 3, factors)
+    r4, r5 = _term(a, b, c, 4, factors), _term(a, b, c, 5, factors)
+    r6, r7 = _term(a, b, c, 6, factors), _term(a, b, c, 7, factors)
     i = 8
     while i < n - n % 8:
-        for j in range(8):
-            r[j] += a[i + j]
+        r0 += _term(a, b, c, i, factors)
+        r1 += _term(a, b, c, i + 1, factors)
+        r2 += _term(a, b, c, i + 2, factors)
+        r3 += _term(a, b, c, i + 3, factors)
+        r4 += _term(a, b, c, i + 4, factors)
+        r5 += _term(a, b, c, i + 5, factors)
+        r6 += _term(a, b, c, i + 6, factors)
+        r7 += _term(a, b, c, i + 7, factors)
         i += 8
-    res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
     while i < n:
-        res += a[i]
+        res += _term(a, b, c, i, factors)
         i += 1
     return 0.0 + res
 
 
 @jit
-def _product_sum(a: NDArray[np.float64], b: NDArray[np.float64], c: NDArray[np.float64]) -> float:
-    """``(a * b * c).sum()`` as NumPy computes it (products left to right, then :func:`row_sum`)."""
-    products = np.empty(a.shape[0])
-    for i in range(a.shape[0]):
-        products[i] = a[i] * b[i] * c[i]
-    return row_sum(products)
+def row_sum(a: NDArray[np.float64]) -> float:
+    """``a.sum()`` exactly as NumPy reduces a row of at most 128 values; a (n,)."""
+    return _pairwise_terms(a, a, a, 1)
+
+
+@jit
+def _product_sum(a: NDArray[np.float64], b: NDArray[np.float64], c: NDArray[np.float64] | None = None) -> float:
+    """``(a * b).sum()`` or ``(a * b * c).sum()`` as NumPy computes it: products left to right, then
+    :func:`row_sum`'s order."""
+    if c is None:
+        return _pairwise_terms(a, b, b, 2)
+    return _pairwise_terms(a, b, c, 3)
 
 
 @jit
@@ -222,9 +249,8 @@ def _robust_refit(
     v[0] = v[2]
     v[1] = v[2]
     v = v * v  # least-squares weights: squared residual multipliers
-    one = np.ones(n)
-    sv, sx, sxx = row_sum(v), _product_sum(v, x, one), _product_sum(v, x, x)
-    svy, svxy = _product_sum(v, y, one), _product_sum(v, y, x)
+    sv, sx, sxx = row_sum(v), _product_sum(v, x), _product_sum(v, x, x)
+    svy, svxy = _product_sum(v, y), _product_sum(v, y, x)
     det = sv * sxx - sx * sx
     if not det > _SINGULAR_RTOL * sv * sxx or not magnitude[n - 1] > 0:
         return intercept, slope  # singular refit or a perfect first fit: keep the first fit
@@ -244,9 +270,8 @@ def _regression(
     if window < length or n_valid < length:
         return _fallback(row[window - 1], params)
     y = row[window - length :]
-    one = np.ones(length)
-    intercept = _product_sum(y, coef[A], one)
-    slope = _product_sum(y, coef[B], one)
+    intercept = _product_sum(y, coef[A])
+    slope = _product_sum(y, coef[B])
     if params[ROBUST] != 0:
         intercept, slope = _robust_refit(y, intercept, slope, coef[TRICUBE])
     predicted = intercept + slope * (length + steps)

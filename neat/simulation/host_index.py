@@ -5,11 +5,14 @@ with nothing on them, hosts with equal capacities, power table and pricing basel
 for every VM and need no guard. :func:`index_hosts` groups them into classes, so that a search
 (:func:`neat.simulation.pabfd_kernel.best_host`) prices one host per class, its lowest index, and
 scans only the hosts in use: the cost of a placement follows the active hosts, not the data
-center.
+center. The hosts in use are scanned in blocks of ``BLOCK`` consecutive indices, each with the
+most room any of its hosts has and a lower bound on their power increase, so that a search skips
+the blocks where a VM cannot fit or cannot be among the cheapest (:func:`refresh_block`).
 """
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import numpy as np
@@ -19,8 +22,12 @@ from neat.simulation.round_arrays import (
     BASELINE,
     CAPACITY,
     CPU,
+    OFFSET,
     PE,
     RAM,
+    RATE_FAR,
+    USED_CPU,
+    USED_RAM,
     BoolArray,
     FloatArray,
     IntArray,
@@ -30,13 +37,16 @@ from neat.simulation.round_arrays import (
 )
 
 #: Rows of ``Workspace.ints``.
-SCAN, MEMBERS, CLASS_START, NEXT, IN_SCAN, INDEX = range(6)
+MEMBERS, CLASS_START, NEXT, IN_SCAN, INDEX, BLOCK_HOSTS, BLOCK_COUNT = range(7)
 #: Positions in ``Workspace.sizes``.
-N_SCAN, N_CLASSES = 0, 1
+N_CLASSES = 0
+#: Hosts per block, and the columns of ``Workspace.blocks``.
+BLOCK = 64
+ROOM_CPU, ROOM_RAM, LEAST_OFFSET, LEAST_RATE = range(4)
 #: Beyond this many classes of idle hosts, the rest are scanned one by one.
 MAX_CLASSES = 64
-#: Candidates a search keeps in order, for when the guard refuses the cheapest.
-TOP = 8
+#: Candidates a search gathers at a time, in order (the guard often refuses the cheapest few).
+TOP = 32
 
 
 class Workspace(NamedTuple):
@@ -44,24 +54,27 @@ class Workspace(NamedTuple):
 
     Attributes
     ----------
-    ints : intp array (6, n_hosts + 1)
-        SCAN: the hosts searched one by one (in use, or in use since :func:`index_hosts`);
+    ints : intp array (7, n_hosts + 1)
         MEMBERS and CLASS_START: idle hosts grouped by class, ascending (class ``c`` is
         ``MEMBERS[CLASS_START[c]:CLASS_START[c + 1]]``); NEXT: per class, the first member that
-        may still be idle (see :func:`restart_classes`); IN_SCAN: 1 for a host in SCAN; INDEX:
-        scratch for a full ranking of candidates.
-    increase : float array (n_hosts + 1,)
-        Scratch for a full ranking of candidates.
+        may still be idle (see :func:`restart_classes`); IN_SCAN: 1 for a host searched one by
+        one (in use when indexed, or since); BLOCK_HOSTS and BLOCK_COUNT: those hosts by block
+        (block ``b`` lists ``BLOCK_COUNT[b]`` of them from ``BLOCK_HOSTS[b * BLOCK]`` on); INDEX:
+        scratch.
+    blocks : float array (n_blocks, 4)
+        Over the hosts of each block searched one by one and not excluded: ROOM_CPU (the most
+        CPU one can take: min(PE, CAPACITY - USED_CPU)), ROOM_RAM, LEAST_OFFSET and LEAST_RATE
+        (the least OFFSET and RATE_FAR); -inf room for a block without such hosts.
     top_increase, top_host : float and intp arrays (TOP,)
         The cheapest candidates of a search, in (increase, host) order.
     row : float array (window,)
         A host history with the VM added, for the guard.
-    sizes : intp array (2,)
-        N_SCAN, N_CLASSES.
+    sizes : intp array (1,)
+        N_CLASSES.
     """
 
     ints: IntArray
-    increase: FloatArray
+    blocks: FloatArray
     top_increase: FloatArray
     top_host: IntArray
     row: FloatArray
@@ -81,12 +94,12 @@ def _same_class(a: RoundArrays, h: int, g: int) -> bool:
 
 @jit
 def index_hosts(a: RoundArrays, excluded: BoolArray) -> Workspace:
-    """Reprice every host; list the ones not ``excluded``: idle ones by class, the rest to scan."""
+    """Reprice every host; list the ones not ``excluded``: idle ones by class, the rest by block."""
     n_hosts = a.host.shape[0]
-    ints = np.zeros((6, n_hosts + 1), dtype=np.intp)
-    scan, members, start, in_scan, class_of = ints[SCAN], ints[MEMBERS], ints[CLASS_START], ints[IN_SCAN], ints[INDEX]
+    ints = np.zeros((7, n_hosts + 1), dtype=np.intp)
+    members, start, class_of = ints[MEMBERS], ints[CLASS_START], ints[INDEX]
     first = np.empty(MAX_CLASSES, dtype=np.intp)  # lowest host of each class
-    n_scan = n_classes = 0
+    n_classes = 0
     for h in range(n_hosts):
         reprice(a, h)
         class_of[h] = -1
@@ -102,9 +115,7 @@ def index_hosts(a: RoundArrays, excluded: BoolArray) -> Workspace:
                 class_of[h] = n_classes
                 n_classes += 1
         if class_of[h] < 0:
-            scan[n_scan] = h
-            in_scan[h] = 1
-            n_scan += 1
+            _search_one_by_one(ints, h)
         else:
             start[class_of[h] + 1] += 1
     for c in range(n_classes):
@@ -115,17 +126,57 @@ def index_hosts(a: RoundArrays, excluded: BoolArray) -> Workspace:
         if c >= 0:
             members[fill[c]] = h
             fill[c] += 1
-    sizes = np.array([n_scan, n_classes], dtype=np.intp)
     w = Workspace(
         ints,
-        np.empty(n_hosts + 1),
+        np.empty(((n_hosts + BLOCK - 1) // BLOCK, 4)),
         np.empty(TOP),
         np.empty(TOP, dtype=np.intp),
         np.empty(a.host_history.shape[1]),
-        sizes,
+        np.array([n_classes], dtype=np.intp),
     )
+    for b in range(w.blocks.shape[0]):
+        refresh_block(a, w, excluded, b)
     restart_classes(w)
     return w
+
+
+@jit
+def refresh_block(a: RoundArrays, w: Workspace, excluded: BoolArray, b: int) -> None:
+    """Recompute block ``b``'s room and bound from its hosts searched one by one, not excluded."""
+    host, listed = a.host, w.ints[BLOCK_HOSTS]
+    room_cpu = room_ram = -math.inf
+    least_offset = least_rate = math.inf
+    for k in range(b * BLOCK, b * BLOCK + w.ints[BLOCK_COUNT, b]):
+        h = listed[k]
+        if excluded[h]:
+            continue
+        room_cpu = max(room_cpu, min(host[h, PE], host[h, CAPACITY] - host[h, USED_CPU]))
+        room_ram = max(room_ram, host[h, RAM] - host[h, USED_RAM])
+        least_offset = min(least_offset, host[h, OFFSET])
+        least_rate = min(least_rate, host[h, RATE_FAR])
+    blocks = w.blocks
+    blocks[b, ROOM_CPU] = room_cpu
+    blocks[b, ROOM_RAM] = room_ram
+    blocks[b, LEAST_OFFSET] = least_offset
+    blocks[b, LEAST_RATE] = least_rate
+
+
+@jit
+def update_host(a: RoundArrays, w: Workspace, excluded: BoolArray, h: int) -> None:
+    """Host ``h`` took or gave back VMs: reprice it, search it one by one from now on, refresh its block."""
+    reprice(a, h)
+    _search_one_by_one(w.ints, h)
+    refresh_block(a, w, excluded, h // BLOCK)
+
+
+@jit
+def _search_one_by_one(ints: IntArray, h: int) -> None:
+    """List host ``h`` in its block, once."""
+    if ints[IN_SCAN, h] == 0:
+        ints[IN_SCAN, h] = 1
+        b = h // BLOCK
+        ints[BLOCK_HOSTS, b * BLOCK + ints[BLOCK_COUNT, b]] = h
+        ints[BLOCK_COUNT, b] += 1
 
 
 @jit
@@ -142,19 +193,10 @@ def restart_classes(w: Workspace) -> None:
 
 @jit
 def class_host(a: RoundArrays, w: Workspace, c: int, excluded: BoolArray) -> int:
-    """The lowest idle host of class ``c`` not excluded now, or -1 (hosts that took VMs are in SCAN)."""
+    """The lowest idle host of class ``c`` not excluded now, or -1."""
     ints = w.ints
     k = ints[NEXT, c]
     while k < ints[CLASS_START, c + 1] and (excluded[ints[MEMBERS, k]] or not idle(a, ints[MEMBERS, k])):
-        k += 1
+        k += 1  # hosts that took VMs are searched one by one now
     ints[NEXT, c] = k
     return ints[MEMBERS, k] if k < ints[CLASS_START, c + 1] else -1
-
-
-@jit
-def note_used(w: Workspace, h: int) -> None:
-    """Host ``h`` received a VM: search it one by one from now on."""
-    if w.ints[IN_SCAN, h] == 0:
-        w.ints[IN_SCAN, h] = 1
-        w.ints[SCAN, w.sizes[N_SCAN]] = h
-        w.sizes[N_SCAN] += 1

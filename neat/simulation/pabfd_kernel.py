@@ -8,10 +8,10 @@ to the lowest index) and the guard consulted only for hosts already in use
 (:func:`neat.simulation.detector_kernels.detect_row`), so it picks the same host.
 
 It looks at one host per class of idle hosts and at the hosts in use
-(:mod:`neat.simulation.host_index`), keeps the ``TOP`` cheapest in order, and skips a host
-without pricing it when a lower bound on its increase (:func:`neat.simulation.round_arrays.reprice`)
-already exceeds the ``TOP``-th cheapest. Only when the guard refuses all ``TOP`` does it rank
-every candidate.
+(:mod:`neat.simulation.host_index`), keeps the ``TOP`` cheapest in order, and skips a block of
+hosts, or a host, without pricing it when the VM cannot fit there or a lower bound on the
+increase (:func:`neat.simulation.round_arrays.reprice`) already exceeds the ``TOP``-th cheapest.
+When the guard refuses all ``TOP``, the next ``TOP`` are gathered the same way.
 
 References
 ----------
@@ -22,11 +22,22 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from neat.simulation.detector_kernels import detect_row
-from neat.simulation.host_index import IN_SCAN, INDEX, N_CLASSES, N_SCAN, SCAN, TOP, Workspace, class_host
-from neat.simulation.jit import jit, stable_argsort
+from neat.simulation.host_index import (
+    BLOCK,
+    BLOCK_COUNT,
+    BLOCK_HOSTS,
+    IN_SCAN,
+    LEAST_OFFSET,
+    LEAST_RATE,
+    N_CLASSES,
+    ROOM_CPU,
+    ROOM_RAM,
+    TOP,
+    Workspace,
+    class_host,
+)
+from neat.simulation.jit import jit
 from neat.simulation.round_arrays import (
     BEFORE,
     CAPACITY,
@@ -104,56 +115,56 @@ def _accepts(a: RoundArrays, vm: int, h: int, row: FloatArray) -> bool:
 
 
 @jit
-def best_host(a: RoundArrays, w: Workspace, vm: int, excluded: BoolArray) -> int:
-    """The host PABFD picks for ``vm``: least power increase, lowest index on ties, guard passed; -1 if none.
+def _collect(a: RoundArrays, w: Workspace, vm: int, excluded: BoolArray, after: float, after_host: int) -> int:
+    """Gather in ``w``'s top lists the TOP cheapest candidates ranked after (``after``, ``after_host``).
 
-    Candidates are the lowest idle host of each class and the hosts of ``w``'s SCAN list, less
-    those ``excluded`` now.
+    Returns how many were found (fewer than TOP: there are no more).
     """
     cpu, ram = a.vm[VM_CPU, vm], a.vm[VM_RAM, vm]
-    host, power, ints = a.host, a.power_w, w.ints
+    host, power, blocks = a.host, a.power_w, w.blocks
+    in_scan, listed, listed_count = w.ints[IN_SCAN], w.ints[BLOCK_HOSTS], w.ints[BLOCK_COUNT]
     top_increase, top_host = w.top_increase, w.top_host
     slack = a.options[SLACK_W]
     count = 0
     for c in range(w.sizes[N_CLASSES]):
         h = class_host(a, w, c, excluded)
-        if h >= 0 and ints[IN_SCAN, h] == 0:  # a host in SCAN is offered there
+        if h >= 0 and in_scan[h] == 0:  # a host searched one by one is offered there
             increase = _increase(host, power, h, cpu, ram)
-            if increase < math.inf:
+            if increase < math.inf and (increase > after or (increase == after and h > after_host)):
                 count = _offer(top_increase, top_host, count, increase, h)
-    for i in range(w.sizes[N_SCAN]):
-        h = ints[SCAN, i]
-        if excluded[h]:
+    for b in range(blocks.shape[0]):
+        if blocks[b, ROOM_CPU] < cpu or blocks[b, ROOM_RAM] < ram:
             continue
-        if count == TOP:  # skip the host if even its lower bound cannot rank
-            rate = host[h, RATE_NEAR] if cpu <= host[h, TENTH] else host[h, RATE_FAR]
-            if host[h, OFFSET] + cpu * rate - slack > top_increase[TOP - 1]:
-                continue
-        increase = _increase(host, power, h, cpu, ram)
-        if increase < math.inf:
-            count = _offer(top_increase, top_host, count, increase, h)
-    for i in range(count):
-        if _accepts(a, vm, top_host[i], w.row):
-            return top_host[i]
-    if count < TOP:
-        return -1
-    # the guard refused all TOP: rank every candidate by (increase, index), walk on past them
-    n = 0
-    index, increase_of = ints[INDEX], w.increase
-    for i in range(w.sizes[N_CLASSES] + w.sizes[N_SCAN]):
-        if i < w.sizes[N_CLASSES]:
-            h = class_host(a, w, i, excluded)
-            if h < 0 or ints[IN_SCAN, h] != 0:
-                continue
-        else:
-            h = ints[SCAN, i - w.sizes[N_CLASSES]]
+        if count == TOP and blocks[b, LEAST_OFFSET] + cpu * blocks[b, LEAST_RATE] - slack > top_increase[TOP - 1]:
+            continue
+        for k in range(b * BLOCK, b * BLOCK + listed_count[b]):
+            h = listed[k]
             if excluded[h]:
                 continue
-        index[n], increase_of[n] = h, _increase(host, power, h, cpu, ram)
-        n += increase_of[n] < math.inf
-    by_index = stable_argsort(index[:n].astype(np.float64))
-    ranked = by_index[stable_argsort(increase_of[:n][by_index])]
-    for i in ranked[TOP:]:
-        if _accepts(a, vm, index[i], w.row):
-            return index[i]
-    return -1
+            if count == TOP:  # skip the host if even its lower bound cannot rank
+                rate = host[h, RATE_NEAR] if cpu <= host[h, TENTH] else host[h, RATE_FAR]
+                if host[h, OFFSET] + cpu * rate - slack > top_increase[TOP - 1]:
+                    continue
+            increase = _increase(host, power, h, cpu, ram)
+            if increase < math.inf and (increase > after or (increase == after and h > after_host)):
+                count = _offer(top_increase, top_host, count, increase, h)
+    return count
+
+
+@jit
+def best_host(a: RoundArrays, w: Workspace, vm: int, excluded: BoolArray) -> int:
+    """The host PABFD picks for ``vm``: least power increase, lowest index on ties, guard passed; -1 if none.
+
+    Candidates are the lowest idle host of each class and the hosts searched one by one, less
+    those ``excluded`` now. They are taken TOP at a time in (increase, index) order until the
+    guard accepts one.
+    """
+    after, after_host = -math.inf, -1
+    while True:
+        count = _collect(a, w, vm, excluded, after, after_host)
+        for i in range(count):
+            if _accepts(a, vm, w.top_host[i], w.row):
+                return w.top_host[i]
+        if count < TOP:
+            return -1
+        after, after_host = w.top_increase[TOP - 1], w.top_host[TOP - 1]

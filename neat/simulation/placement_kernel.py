@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from neat.simulation.host_index import Workspace, index_hosts, note_used, restart_classes
+from neat.simulation.host_index import BLOCK, Workspace, index_hosts, refresh_block, restart_classes, update_host
 from neat.simulation.jit import jit, stable_argsort
 from neat.simulation.pabfd_kernel import best_host
 from neat.simulation.round_arrays import (
@@ -40,7 +40,6 @@ from neat.simulation.round_arrays import (
     FloatArray,
     IntArray,
     RoundArrays,
-    reprice,
 )
 
 
@@ -88,22 +87,30 @@ def _place(
         host[h, USED_CPU] += a.vm[VM_CPU, vm]
         host[h, USED_RAM] += a.vm[VM_RAM, vm]
         host[h, ON] = 1.0
-        reprice(a, h)
-        note_used(w, h)
+        update_host(a, w, excluded, h)
         scale = a.vm[VM_MIPS, vm] / host[h, CPU]
         for j in range(a.host_history.shape[1]):
             a.host_history[h, j] = a.host_history[h, j] + a.vm_history[vm, j] * scale
     for i in range(n_log - 1, -1, -1):
         h = int(saved[i, 0])
         host[h, USED_CPU], host[h, USED_RAM], host[h, ON] = saved[i, 1], saved[i, 2], saved[i, 3]
-        reprice(a, h)
+        update_host(a, w, excluded, h)
     if not complete and all_or_nothing:
         targets[:] = -1
     return complete, order, n_log
 
 
 @jit
-def _commit(a: RoundArrays, vms: IntArray, targets: IntArray, order: IntArray, moved: IntArray, n_moved: int) -> int:
+def _commit(
+    a: RoundArrays,
+    w: Workspace,
+    excluded: BoolArray,
+    vms: IntArray,
+    targets: IntArray,
+    order: IntArray,
+    moved: IntArray,
+    n_moved: int,
+) -> int:
     """Commit the placed VMs in placement order (capped demand and RAM to the target); new n_moved.
 
     ``moved`` (2, capacity) collects (VM, target) columns.
@@ -115,7 +122,7 @@ def _commit(a: RoundArrays, vms: IntArray, targets: IntArray, order: IntArray, m
         vm = vms[pos]
         a.host[h, USED_CPU] += a.vm[VM_CAPPED, vm]
         a.host[h, USED_RAM] += a.vm[VM_RAM, vm]
-        reprice(a, h)
+        update_host(a, w, excluded, h)
         moved[0, n_moved], moved[1, n_moved] = vm, h
         n_moved += 1
     return n_moved
@@ -129,9 +136,10 @@ def place_selected(a: RoundArrays, vms: IntArray, excluded: BoolArray, all_or_no
     """
     targets = np.empty(vms.shape[0], dtype=np.intp)
     undo = np.empty((vms.shape[0], 1 + a.host_history.shape[1]))
-    _, order, _ = _place(a, index_hosts(a, excluded), vms, excluded, all_or_nothing, targets, undo)
+    w = index_hosts(a, excluded)
+    _, order, _ = _place(a, w, vms, excluded, all_or_nothing, targets, undo)
     moved = np.empty((2, vms.shape[0]), dtype=np.intp)
-    n_moved = _commit(a, vms, targets, order, moved, 0)
+    n_moved = _commit(a, w, excluded, vms, targets, order, moved, 0)
     return moved[:, :n_moved]
 
 
@@ -186,6 +194,7 @@ def evacuate(
             continue
         excluded_source[source] = True
         excluded_target[source] = True
+        refresh_block(a, w, excluded_target, source // BLOCK)
         vms = members[start[source] : start[source + 1]]
         if vms.shape[0] == 0:
             continue
@@ -197,7 +206,7 @@ def evacuate(
                 a.host_history[int(undo[i, 0])] = undo[i, 1:]
             continue
         first = n_moved
-        n_moved = _commit(a, vms, targets, order, moved, n_moved)
+        n_moved = _commit(a, w, excluded_target, vms, targets, order, moved, n_moved)
         for i in range(first, n_moved):
             excluded_source[moved[1, i]] = True
     return moved[:, :n_moved]

@@ -31,7 +31,7 @@ from neat.simulation.creation import place_at_creation
 from neat.simulation.detector_kernels import detect_row, detector_spec, row_sum
 from neat.simulation.engine import CapacityError, Simulation
 from neat.simulation.guard import DetectorGuard, trimmed_length
-from neat.simulation.host_index import index_hosts
+from neat.simulation.host_index import TOP, index_hosts
 from neat.simulation.jit import sort_small, stable_argsort
 from neat.simulation.modes import CLOUDSIM, NEAT
 from neat.simulation.policies import custom_policy, parse_policy
@@ -117,43 +117,44 @@ def two_type_hosts(n: int) -> HostTable:
     )
 
 
-def placement_case(seed: int, *, ties: bool) -> dict[str, Any]:
-    """A random PABFD call: 12 hosts (some empty, some excluded), 8 VMs; with ``ties``, hosts of a
-    type are equally loaded so that power increases tie exactly."""
+def placement_case(seed: int, *, ties: bool, n: int) -> dict[str, Any]:
+    """A random PABFD call: ``n`` hosts (some empty, some excluded), 8 VMs; with ``ties``, hosts of
+    a type are equally loaded so that power increases tie exactly. With more hosts than a search
+    gathers (TOP), its bounds come into play."""
     rng = np.random.default_rng(seed)
-    hosts = two_type_hosts(12)
+    hosts = two_type_hosts(n)
     if ties:
-        used = np.where(np.arange(12) % 4 < 2, 0.0, hosts.cpu_mips * 0.5)
+        used = np.where(np.arange(n) % 4 < 2, 0.0, hosts.cpu_mips * 0.5)
         vm_cpu = rng.choice([250.0, 500.0, 500.0, 1000.0], 8)
     else:
-        used = np.where(rng.random(12) < 0.3, 0.0, hosts.cpu_mips * rng.random(12) * 0.8)
+        used = np.where(rng.random(n) < 0.3, 0.0, hosts.cpu_mips * rng.random(n) * 0.95)
         vm_cpu = rng.random(8) * 1500.0
-    host_history = np.where(used[:, None] > 0, histories(rng, 12) * 0.7, 0.0)
+    host_history = np.where(used[:, None] > 0, histories(rng, n) * 0.7, 0.0)
     return {
         "hosts": hosts,
         "used_cpu": used,
-        "used_ram": np.where(used > 0, rng.random(12) * 3000.0, 0.0),
-        "allowed": rng.random(12) < 0.85,
+        "used_ram": np.where(used > 0, rng.random(n) * 3000.0, 0.0),
+        "allowed": rng.random(n) < 0.85,
         "vm_cpu": vm_cpu,
         "vm_ram": rng.choice([613.0, 870.0, 1740.0], 8),
         "vm_mips": np.full(8, 2000.0),
         "vm_history": histories(rng, 8),
         "host_history": host_history,
-        "steps": np.ones(12),
-        "baseline": rng.random(12) if seed % 2 else None,
+        "steps": np.ones(n),
+        "baseline": rng.random(n) if seed % 2 else None,
     }
 
 
 @pytest.mark.parametrize("all_or_nothing", [False, True])
 @pytest.mark.parametrize("empty_host_cost", ["full", "idle_excluded"])
-@pytest.mark.parametrize("ties", [False, True])
+@pytest.mark.parametrize(("ties", "n_hosts"), [(False, 12), (True, 12), (False, 150), (True, 150)])
 @pytest.mark.parametrize("detector", DETECTORS[::2], ids=lambda d: type(d).__name__)
-def test_place_selected_makes_the_numpy_placers_choices(detector, ties, empty_host_cost, all_or_nothing):
+def test_place_selected_makes_the_numpy_placers_choices(detector, ties, n_hosts, empty_host_cost, all_or_nothing):
     placer = PowerAwareBestFitDecreasing(empty_host_cost=empty_host_cost, all_or_nothing=all_or_nothing)
     spec = detector_spec(detector)
     assert spec is not None
     for seed in range(6):
-        case = placement_case(seed, ties=ties)
+        case = placement_case(seed, ties=ties, n=n_hosts)
         hosts = case["hosts"]
         guard = DetectorGuard(
             detector,
@@ -235,6 +236,14 @@ def test_ties_go_to_the_lowest_index_and_past_a_refusal_to_the_next():
 
 
 @pytest.fixture(scope="module")
+def larger():
+    """More hosts than a search gathers at a time, so that its bounds prune."""
+    base = cloudsim_standard()
+    scenario = dataclasses.replace(base, host_types=tuple(dataclasses.replace(t, count=60) for t in base.host_types))
+    return scenario, synthetic_planetlab_like(n_vms=150, n_steps=30, seed=13)
+
+
+@pytest.fixture(scope="module")
 def small():
     base = cloudsim_standard()
     scenario = dataclasses.replace(base, host_types=tuple(dataclasses.replace(t, count=15) for t in base.host_types))
@@ -268,6 +277,17 @@ def test_a_whole_run_is_identical_on_both_paths(small, name, mode, monkeypatch):
     policy = parse_policy(name, mode)
     numpy_summary, numpy_series = run(small, policy, mode, compiled=False, monkeypatch=monkeypatch)
     kernel_summary, kernel_series = run(small, policy, mode, compiled=True, monkeypatch=monkeypatch)
+    assert numpy_summary["migrations"] > 0
+    assert kernel_summary == numpy_summary
+    for key, values in numpy_series.items():
+        np.testing.assert_array_equal(kernel_series[key], values, err_msg=key)
+
+
+@pytest.mark.parametrize(("name", "mode"), [("lr-mmt-1.2", CLOUDSIM), ("mad-mu-2.5", NEAT)])
+def test_a_larger_run_is_identical_on_both_paths(larger, name, mode, monkeypatch):
+    policy = parse_policy(name, mode)
+    numpy_summary, numpy_series = run(larger, policy, mode, compiled=False, monkeypatch=monkeypatch)
+    kernel_summary, kernel_series = run(larger, policy, mode, compiled=True, monkeypatch=monkeypatch)
     assert numpy_summary["migrations"] > 0
     assert kernel_summary == numpy_summary
     for key, values in numpy_series.items():
@@ -338,16 +358,16 @@ def test_host_histories_add_each_hosts_vms_in_index_order(compiled, monkeypatch)
     )
 
 
-def test_past_more_refusals_than_the_search_keeps_the_numpy_order_holds():
-    """20 equally loaded hosts, the first 15 too busy for THR 0.8 once the VM is added: more
-    refusals than the TOP candidates a search keeps, so the kernel ranks every candidate."""
-    n = 20
+def test_past_more_refusals_than_the_search_gathers_the_numpy_order_holds():
+    """3 x TOP equally loaded hosts, the first 2 x TOP + 3 too busy for THR 0.8 once the VM is
+    added: the kernel gathers candidates three times before the guard accepts one."""
+    n, busy = 3 * TOP, 2 * TOP + 3
     hosts = two_type_hosts(n)
     hosts = dataclasses.replace(hosts, cpu_mips=np.full(n, 3720.0), pe_mips=np.full(n, 1860.0))
     hosts = dataclasses.replace(hosts, power_w=np.tile(HP_PROLIANT_ML110_G4_W, (n, 1)))
     used = np.full(n, 1860.0)
     host_history = np.full((n, WINDOW), 0.3)
-    host_history[:15, -1] = 0.75
+    host_history[:busy, -1] = 0.75
     detector = ThresholdOverload(threshold=0.8)
     spec = detector_spec(detector)
     assert spec is not None
@@ -369,7 +389,7 @@ def test_past_more_refusals_than_the_search_keeps_the_numpy_order_holds():
         active=np.ones(n, dtype=np.bool_),
         allowed=np.ones(n, dtype=np.bool_),
     )
-    assert PowerAwareBestFitDecreasing().place(hosts, request, guard)[0] == 15
+    assert PowerAwareBestFitDecreasing().place(hosts, request, guard)[0] == busy
     arrays = round_arrays.pack_round(
         hosts,
         PowerAwareBestFitDecreasing(),
@@ -387,4 +407,4 @@ def test_past_more_refusals_than_the_search_keeps_the_numpy_order_holds():
         host_history=host_history.copy(),
     )
     excluded = np.zeros(n, dtype=np.bool_)
-    assert pk.best_host(arrays, index_hosts(arrays, excluded), 0, excluded) == 15
+    assert pk.best_host(arrays, index_hosts(arrays, excluded), 0, excluded) == busy
