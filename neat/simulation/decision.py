@@ -332,21 +332,22 @@ def _select_until_relieved(
     assert selector is not None and detector is not None
     if not overloaded.any():
         return np.zeros(0, dtype=np.intp)
-    if type(selector) in _LOCAL_SELECTORS:  # the table needs only the VMs of overloaded hosts
-        candidates = np.flatnonzero(np.where(plan_host >= 0, overloaded[plan_host], False))
-    else:
-        candidates = np.arange(plan_host.shape[0])
-    # ties on a host go to the first in its VM list
-    by_list_order = candidates[np.argsort(plan_stamp[candidates], kind="stable")]
-    table_host = plan_host[by_list_order]
-    table = VmTable(
-        host=table_host,
-        cpu_mips=requested[by_list_order],
-        capacity_mips=sim.vm_mips[by_list_order],
-        ram_mb=sim.vm_ram_mb[by_list_order],
-        history=vm_history[by_list_order],
-        n_valid=vm_history_len[by_list_order],
-    )
+    local = type(selector) in _LOCAL_SELECTORS
+    # a local selector sees only the VMs of hosts still overloaded; others see every VM
+    candidates = np.flatnonzero(_on(plan_host, overloaded)) if local else np.arange(plan_host.shape[0])
+    rows = candidates[np.argsort(plan_stamp[candidates], kind="stable")]  # ties: first in the host's list
+
+    def vm_table(rows: NDArray[np.intp]) -> VmTable:
+        return VmTable(
+            host=plan_host[rows],
+            cpu_mips=requested[rows],
+            capacity_mips=sim.vm_mips[rows],
+            ram_mb=sim.vm_ram_mb[rows],
+            history=vm_history[rows],
+            n_valid=vm_history_len[rows],
+        )
+
+    table = vm_table(rows)
     active = overloaded.copy()
     picked_host: list[NDArray[np.intp]] = []
     picked_vm: list[NDArray[np.intp]] = []
@@ -357,11 +358,9 @@ def _select_until_relieved(
         active &= chosen
         if hosts_now.size == 0:
             break
-        rows = pick[hosts_now]
-        vms = by_list_order[rows]
+        vms = rows[pick[hosts_now]]
         picked_host.append(hosts_now)
         picked_vm.append(vms)
-        table_host[rows] = -1
         plan_host[vms] = -1
         host_history[hosts_now] = host_histories_of(
             hosts_now, candidates, plan_host, vm_history, sim.vm_mips, sim.hosts.cpu_mips
@@ -371,6 +370,17 @@ def _select_until_relieved(
             history, trimmed_length(history), steps[hosts_now], take_state(detector_state, hosts_now)
         )
         active[hosts_now] = still
+        if local:
+            rows, candidates = rows[_on(plan_host[rows], active)], candidates[_on(plan_host[candidates], active)]
+            table = vm_table(rows)
+        else:
+            table.host[pick[hosts_now]] = -1
     hosts_all = np.concatenate(picked_host)
     vms_all = np.concatenate(picked_vm)
     return vms_all[np.argsort(hosts_all, kind="stable")]
+
+
+def _on(vm_host: NDArray[np.intp], hosts: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """Whether each VM runs on one of ``hosts`` (a mask over hosts); False for VMs without a host."""
+    result: NDArray[np.bool_] = np.where(vm_host >= 0, hosts[vm_host], False)
+    return result
