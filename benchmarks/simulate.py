@@ -3,6 +3,10 @@
 Run: ``python benchmarks/simulate.py [--traces DAY] [--mode cloudsim|neat] [--no-tracemalloc] [POLICY ...]``.
 The day defaults to ``../shared/data/planetlab/20110303`` (relative to the repository root), the
 policy to ``lr-mmt-1.2`` and the mode to ``cloudsim``, on the standard 800-host scenario.
+``--synthetic VMS --hosts N --cores C`` runs a seeded synthetic day instead, on N hosts of the
+standard two types with C cores each (e.g. ``--synthetic 100000 --hosts 20000 --cores 8``).
+``--repeat K`` runs each policy K times: with numba, the first run of a process also loads the
+compiled kernels from the on-disk cache, or compiles them when the cache is cold (it says which).
 
 Per policy it prints the wall time and the user CPU time of one run, the process's peak resident
 memory so far (``ru_maxrss``), the split of the run over the phases the engine times (detection,
@@ -24,11 +28,13 @@ import tracemalloc
 from pathlib import Path
 from typing import Any
 
-from neat.scenario import cloudsim_standard
+from neat.scenario import HostType, Scenario, cloudsim_standard
+from neat.simulation import placement_kernel
 from neat.simulation.engine import Simulation, SimulationResult
+from neat.simulation.jit import COMPILED
 from neat.simulation.modes import MODES
 from neat.simulation.policies import parse_policy
-from neat.traces import TraceSet, load_planetlab
+from neat.traces import TraceSet, load_planetlab, synthetic_planetlab_like
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DAY = REPO_ROOT.parent / "shared" / "data" / "planetlab" / "20110303"
@@ -49,21 +55,48 @@ def user_cpu_s() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_utime
 
 
-def run_once(traces: TraceSet, policy_name: str, mode_name: str) -> tuple[SimulationResult, float, float]:
+def scaled_scenario(n_hosts: int | None, cores: int) -> Scenario:
+    """The standard scenario, or ``n_hosts`` hosts alternating its two types with ``cores`` cores."""
+    standard = cloudsim_standard()
+    if n_hosts is None:
+        return standard
+    counts = (n_hosts - n_hosts // 2, n_hosts // 2)
+    types = tuple(
+        HostType(f"{t.name} x{cores}", count, cores, t.core_mips, t.ram_mb * cores / t.cores, t.power_w)
+        for t, count in zip(standard.host_types, counts, strict=True)
+    )
+    return Scenario(
+        name=f"standard types x{cores} cores, {n_hosts} hosts", host_types=types, vm_types=standard.vm_types
+    )
+
+
+def kernel_cache_state() -> str:
+    """Whether this process compiled the placement kernels or loaded them from the disk cache."""
+    if not COMPILED:
+        return "numba not installed: NumPy path"
+    stats = placement_kernel.evacuate.stats  # type: ignore[attr-defined]
+    if stats.cache_misses:
+        return "kernels compiled in this process (cold cache)"
+    return "kernels loaded from the on-disk cache" if stats.cache_hits else "kernels not used"
+
+
+def run_once(
+    traces: TraceSet, policy_name: str, mode_name: str, scenario: Scenario
+) -> tuple[SimulationResult, float, float]:
     """(result, wall s, user CPU s) of one fresh simulation."""
     mode = MODES[mode_name]
-    sim = Simulation(traces, cloudsim_standard(), parse_policy(policy_name, mode), mode, seed=SEED)
+    sim = Simulation(traces, scenario, parse_policy(policy_name, mode), mode, seed=SEED)
     cpu0, wall0 = user_cpu_s(), time.perf_counter()
     result = sim.run()
     return result, time.perf_counter() - wall0, user_cpu_s() - cpu0
 
 
-def traced_peak_mb(traces: TraceSet, policy_name: str, mode_name: str) -> float:
+def traced_peak_mb(traces: TraceSet, policy_name: str, mode_name: str, scenario: Scenario) -> float:
     """Peak of Python-visible allocations (MiB) during one more run, measured by tracemalloc."""
     tracemalloc.start()
     try:
         tracemalloc.reset_peak()
-        run_once(traces, policy_name, mode_name)
+        run_once(traces, policy_name, mode_name, scenario)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -123,18 +156,29 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--traces", type=Path, default=DEFAULT_DAY, help=f"a PlanetLab day (default {DEFAULT_DAY})")
     parser.add_argument("--mode", choices=sorted(MODES), default="cloudsim")
     parser.add_argument("--no-tracemalloc", dest="tracemalloc", action="store_false", help="skip the traced run")
+    parser.add_argument("--synthetic", type=int, metavar="VMS", help="a seeded synthetic day of VMS VMs instead")
+    parser.add_argument("--hosts", type=int, help="hosts of the standard two types (default: the standard 800)")
+    parser.add_argument("--cores", type=int, default=2, help="cores per host with --hosts (default 2)")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per policy (the first loads the kernels)")
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
-    traces = load_planetlab(args.traces)
+    traces = synthetic_planetlab_like(args.synthetic, seed=SEED) if args.synthetic else load_planetlab(args.traces)
     load_s = time.perf_counter() - started
-    print(f"traces: {args.traces} ({traces.n_vms} VMs x {traces.n_steps} steps, loaded in {load_s:.2f} s)")
+    scenario = scaled_scenario(args.hosts, args.cores)
+    day = Path(args.traces) if not args.synthetic else Path(f"synthetic-{args.synthetic}")
+    print(f"traces: {day} ({traces.n_vms} VMs x {traces.n_steps} steps, made in {load_s:.2f} s)")
+    print(f"scenario: {scenario.name} ({scenario.n_hosts} hosts)")
     print(f"python {sys.version.split()[0]}, peak RSS after loading {peak_rss_mb():.1f} MiB")
     for policy in args.policies:
-        result, wall_s, cpu_s = run_once(traces, policy, args.mode)
-        rss_mb = peak_rss_mb()  # before the traced run, whose bookkeeping adds to the RSS
-        traced = traced_peak_mb(traces, policy, args.mode) if args.tracemalloc else None
-        report(policy, args.mode, Path(args.traces), result, wall_s, cpu_s, rss_mb, traced)
+        for attempt in range(args.repeat):
+            result, wall_s, cpu_s = run_once(traces, policy, args.mode, scenario)
+            rss_mb = peak_rss_mb()  # before the traced run, whose bookkeeping adds to the RSS
+            last = attempt == args.repeat - 1
+            traced = traced_peak_mb(traces, policy, args.mode, scenario) if args.tracemalloc and last else None
+            report(policy, args.mode, day, result, wall_s, cpu_s, rss_mb, traced)
+            if attempt == 0:
+                print(f"  first run of this process: {kernel_cache_state()}")
 
 
 if __name__ == "__main__":
