@@ -7,7 +7,8 @@ for every VM and need no guard. :func:`index_hosts` groups them into classes, so
 scans only the hosts in use: the cost of a placement follows the active hosts, not the data
 center. The hosts in use are scanned in blocks of ``BLOCK`` consecutive indices, each with the
 most room any of its hosts has and a lower bound on their power increase, so that a search skips
-the blocks where a VM cannot fit or cannot be among the cheapest (:func:`refresh_block`).
+the blocks where a VM cannot fit or cannot be among the cheapest (:func:`refresh_block`), and
+in groups of ``GROUP`` blocks with the most room of their blocks.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ N_CLASSES = 0
 #: Hosts per block, and the columns of ``Workspace.blocks``.
 BLOCK = 64
 ROOM_CPU, ROOM_RAM, LEAST_OFFSET, LEAST_RATE = range(4)
+#: Blocks per group; ``Workspace.groups`` keeps each group's most ROOM_CPU and ROOM_RAM.
+GROUP = 32
 #: Beyond this many classes of idle hosts, the rest are scanned one by one.
 MAX_CLASSES = 64
 #: Candidates a search gathers at a time, in order (the guard often refuses the cheapest few).
@@ -65,6 +68,8 @@ class Workspace(NamedTuple):
         Over the hosts of each block searched one by one and not excluded: ROOM_CPU (the most
         CPU one can take: min(PE, CAPACITY - USED_CPU)), ROOM_RAM, LEAST_OFFSET and LEAST_RATE
         (the least OFFSET and RATE_FAR); -inf room for a block without such hosts.
+    groups : float array (n_groups, 2)
+        The most ROOM_CPU and ROOM_RAM of each group of GROUP blocks.
     top_increase, top_host : float and intp arrays (TOP,)
         The cheapest candidates of a search, in (increase, host) order.
     row : float array (window,)
@@ -75,6 +80,7 @@ class Workspace(NamedTuple):
 
     ints: IntArray
     blocks: FloatArray
+    groups: FloatArray
     top_increase: FloatArray
     top_host: IntArray
     row: FloatArray
@@ -129,12 +135,13 @@ def index_hosts(a: RoundArrays, excluded: BoolArray) -> Workspace:
     w = Workspace(
         ints,
         np.empty(((n_hosts + BLOCK - 1) // BLOCK, 4)),
+        np.empty(((n_hosts + BLOCK * GROUP - 1) // (BLOCK * GROUP), 2)),
         np.empty(TOP),
         np.empty(TOP, dtype=np.intp),
         np.empty(a.host_history.shape[1]),
         np.array([n_classes], dtype=np.intp),
     )
-    for b in range(w.blocks.shape[0]):
+    for b in range(w.blocks.shape[0]):  # every group is refreshed with its last block
         refresh_block(a, w, excluded, b)
     restart_classes(w)
     return w
@@ -154,11 +161,18 @@ def refresh_block(a: RoundArrays, w: Workspace, excluded: BoolArray, b: int) -> 
         room_ram = max(room_ram, host[h, RAM] - host[h, USED_RAM])
         least_offset = min(least_offset, host[h, OFFSET])
         least_rate = min(least_rate, host[h, RATE_FAR])
-    blocks = w.blocks
+    blocks, groups = w.blocks, w.groups
     blocks[b, ROOM_CPU] = room_cpu
     blocks[b, ROOM_RAM] = room_ram
     blocks[b, LEAST_OFFSET] = least_offset
     blocks[b, LEAST_RATE] = least_rate
+    g = b // GROUP
+    group_cpu = group_ram = -math.inf
+    for c in range(g * GROUP, min((g + 1) * GROUP, blocks.shape[0])):
+        group_cpu = max(group_cpu, blocks[c, ROOM_CPU])
+        group_ram = max(group_ram, blocks[c, ROOM_RAM])
+    groups[g, 0] = group_cpu
+    groups[g, 1] = group_ram
 
 
 @jit
@@ -166,7 +180,26 @@ def update_host(a: RoundArrays, w: Workspace, excluded: BoolArray, h: int) -> No
     """Host ``h`` took or gave back VMs: reprice it, search it one by one from now on, refresh its block."""
     reprice(a, h)
     _search_one_by_one(w.ints, h)
-    refresh_block(a, w, excluded, h // BLOCK)
+    _loosen(a, w, h)
+
+
+@jit
+def _loosen(a: RoundArrays, w: Workspace, h: int) -> None:
+    """Widen host ``h``'s block and group to cover its state now.
+
+    The block's room and bound stay valid (a room at least, a bound at most, the true one) when
+    only widened, so a host's change costs O(1); :func:`index_hosts` recomputes them exactly.
+    """
+    host, blocks, groups = a.host, w.blocks, w.groups
+    b, g = h // BLOCK, h // (BLOCK * GROUP)
+    room_cpu = min(host[h, PE], host[h, CAPACITY] - host[h, USED_CPU])
+    room_ram = host[h, RAM] - host[h, USED_RAM]
+    blocks[b, ROOM_CPU] = max(blocks[b, ROOM_CPU], room_cpu)
+    blocks[b, ROOM_RAM] = max(blocks[b, ROOM_RAM], room_ram)
+    blocks[b, LEAST_OFFSET] = min(blocks[b, LEAST_OFFSET], host[h, OFFSET])
+    blocks[b, LEAST_RATE] = min(blocks[b, LEAST_RATE], host[h, RATE_FAR])
+    groups[g, 0] = max(groups[g, 0], room_cpu)
+    groups[g, 1] = max(groups[g, 1], room_ram)
 
 
 @jit

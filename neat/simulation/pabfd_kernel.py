@@ -27,6 +27,7 @@ from neat.simulation.host_index import (
     BLOCK,
     BLOCK_COUNT,
     BLOCK_HOSTS,
+    GROUP,
     IN_SCAN,
     LEAST_OFFSET,
     LEAST_RATE,
@@ -132,22 +133,26 @@ def _collect(a: RoundArrays, w: Workspace, vm: int, excluded: BoolArray, after: 
             increase = _increase(host, power, h, cpu, ram)
             if increase < math.inf and (increase > after or (increase == after and h > after_host)):
                 count = _offer(top_increase, top_host, count, increase, h)
-    for b in range(blocks.shape[0]):
-        if blocks[b, ROOM_CPU] < cpu or blocks[b, ROOM_RAM] < ram:
+    groups = w.groups
+    for g in range(groups.shape[0]):
+        if groups[g, 0] < cpu or groups[g, 1] < ram:
             continue
-        if count == TOP and blocks[b, LEAST_OFFSET] + cpu * blocks[b, LEAST_RATE] - slack > top_increase[TOP - 1]:
-            continue
-        for k in range(b * BLOCK, b * BLOCK + listed_count[b]):
-            h = listed[k]
-            if excluded[h]:
+        for b in range(g * GROUP, min((g + 1) * GROUP, blocks.shape[0])):
+            if blocks[b, ROOM_CPU] < cpu or blocks[b, ROOM_RAM] < ram:
                 continue
-            if count == TOP:  # skip the host if even its lower bound cannot rank
-                rate = host[h, RATE_NEAR] if cpu <= host[h, TENTH] else host[h, RATE_FAR]
-                if host[h, OFFSET] + cpu * rate - slack > top_increase[TOP - 1]:
+            if count == TOP and blocks[b, LEAST_OFFSET] + cpu * blocks[b, LEAST_RATE] - slack > top_increase[TOP - 1]:
+                continue
+            for k in range(b * BLOCK, b * BLOCK + listed_count[b]):
+                h = listed[k]
+                if excluded[h]:
                     continue
-            increase = _increase(host, power, h, cpu, ram)
-            if increase < math.inf and (increase > after or (increase == after and h > after_host)):
-                count = _offer(top_increase, top_host, count, increase, h)
+                if count == TOP:  # skip the host if even its lower bound cannot rank
+                    rate = host[h, RATE_NEAR] if cpu <= host[h, TENTH] else host[h, RATE_FAR]
+                    if host[h, OFFSET] + cpu * rate - slack > top_increase[TOP - 1]:
+                        continue
+                increase = _increase(host, power, h, cpu, ram)
+                if increase < math.inf and (increase > after or (increase == after and h > after_host)):
+                    count = _offer(top_increase, top_host, count, increase, h)
     return count
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from neat.simulation.host_index import BLOCK, Workspace, index_hosts, refresh_block, restart_classes, update_host
+from neat.simulation.host_index import Workspace, index_hosts, restart_classes, update_host
 from neat.simulation.jit import jit, stable_argsort
 from neat.simulation.pabfd_kernel import best_host
 from neat.simulation.round_arrays import (
@@ -193,8 +193,7 @@ def evacuate(
         if excluded_source[source]:
             continue
         excluded_source[source] = True
-        excluded_target[source] = True
-        refresh_block(a, w, excluded_target, source // BLOCK)
+        excluded_target[source] = True  # its block's room and bound stay valid, only looser
         vms = members[start[source] : start[source + 1]]
         if vms.shape[0] == 0:
             continue
