@@ -157,6 +157,18 @@ class Simulation:
     # -- initial placement -------------------------------------------------------------------
     def initial_placement(self) -> NDArray[np.intp]:
         """Create VMs in index order at full MIPS: first fit (npa, dvfs) or the policy's placer."""
+        from neat.simulation.creation import place_at_creation
+
+        placed = place_at_creation(self)  # the compiled loop, where it applies
+        if placed is not None:
+            missing = np.flatnonzero(placed < 0)
+            if missing.size:
+                vm = int(missing[0])
+                raise CapacityError(
+                    f"VM {vm} ({self.traces.names[vm]}) fits on no host at creation: "
+                    f"the data center is too small for the workload"
+                )
+            return placed
         n = self.n_vms
         vm_host = np.full(n, -1, dtype=np.intp)
         used_cpu = np.zeros(self.n_hosts)
