@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from neat.simulation.engine import SimulationResult
+from neat.simulation.engine import DerivedMetrics, SimulationResult
 
 #: Per-step series kept for the plots (the simulator's names and units).
 SERIES = (
@@ -24,7 +24,7 @@ SERIES = (
 
 
 @dataclass(frozen=True)
-class CellResult:
+class CellResult(DerivedMetrics):
     """One policy's run on one day: the metrics of :class:`SimulationResult`, unrounded, and its series.
 
     ``kind`` is the policy's kind ("npa", "dvfs" or "dynamic"); ``series`` maps each name of
@@ -48,18 +48,6 @@ class CellResult:
     mean_time_before_host_shutdown_s: float
     wall_time_s: float
     series: dict[str, NDArray[np.float64]]
-
-    @property
-    def gap_to_bound(self) -> float:
-        return self.energy_kwh / self.energy_lower_bound_kwh - 1.0 if self.energy_lower_bound_kwh > 0 else 0.0
-
-    @property
-    def slav(self) -> float:
-        return self.slatah * self.pdm
-
-    @property
-    def esv(self) -> float:
-        return self.energy_kwh * self.slav
 
     @classmethod
     def from_simulation(cls, result: SimulationResult, kind: str) -> CellResult:

@@ -51,8 +51,29 @@ class PhaseTimes:
         return {k: round(v, 4) for k, v in self.__dict__.items()}
 
 
+class DerivedMetrics:
+    """The metrics derived from energy, its bound, SLATAH and PDM (for every result record)."""
+
+    energy_kwh: float
+    energy_lower_bound_kwh: float
+    slatah: float
+    pdm: float
+
+    @property
+    def gap_to_bound(self) -> float:
+        return self.energy_kwh / self.energy_lower_bound_kwh - 1.0 if self.energy_lower_bound_kwh > 0 else 0.0
+
+    @property
+    def slav(self) -> float:
+        return self.slatah * self.pdm
+
+    @property
+    def esv(self) -> float:
+        return self.energy_kwh * self.slav
+
+
 @dataclass
-class SimulationResult:
+class SimulationResult(DerivedMetrics):
     """What one run of one policy produced."""
 
     policy: str
@@ -72,18 +93,6 @@ class SimulationResult:
     wall_time_s: float
     phases: PhaseTimes
     series: dict[str, NDArray[Any]] = field(default_factory=dict)
-
-    @property
-    def gap_to_bound(self) -> float:
-        return self.energy_kwh / self.energy_lower_bound_kwh - 1.0 if self.energy_lower_bound_kwh > 0 else 0.0
-
-    @property
-    def slav(self) -> float:
-        return self.slatah * self.pdm
-
-    @property
-    def esv(self) -> float:
-        return self.energy_kwh * self.slav
 
     def summary(self) -> dict[str, Any]:
         """The JSON record: fractions, not percents."""
