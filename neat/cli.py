@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from neat import __version__
+from neat.cli_options import cpu_unit_option, mode_option, scenario_option
 
 if TYPE_CHECKING:
     from neat.scenario import Scenario
@@ -70,12 +71,7 @@ DEFAULT_POLICIES = ("npa", "dvfs", "thr-mmt-0.8", "mad-mmt-2.5", "lr-mmt-1.2")
     help="A PlanetLab day (folder, one file per VM) or a long table (CSV/Parquet). "
     "Default: a built-in seeded synthetic day.",
 )
-@click.option(
-    "--cpu-unit",
-    type=click.Choice(["percent", "fraction"]),
-    default=None,
-    help="Unit of the 'cpu' column of a long table.",
-)
+@cpu_unit_option
 @click.option(
     "--policy",
     "policies",
@@ -85,20 +81,8 @@ DEFAULT_POLICIES = ("npa", "dvfs", "thr-mmt-0.8", "mad-mmt-2.5", "lr-mmt-1.2")
 @click.option("--overload", default=None, help="Custom policy: overload detector NAME[:key=value,...].")
 @click.option("--selection", default="mmt", show_default=True, help="Custom policy: VM selection NAME[:key=value,...].")
 @click.option("--placement", default="pabfd", show_default=True, help="Custom policy: placement NAME[:key=value,...].")
-@click.option(
-    "--mode",
-    type=click.Choice(["neat", "cloudsim"]),
-    default="neat",
-    show_default=True,
-    help="cloudsim reproduces CloudSim 4.0 exactly, quirks included; neat corrects them.",
-)
-@click.option(
-    "--scenario",
-    "scenario_path",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Scenario TOML (host and VM types). Default: the standard 800-host CloudSim setup.",
-)
+@mode_option
+@scenario_option
 @click.option("--vms", default=1000, show_default=True, help="VMs in the synthetic workload.")
 @click.option("--seed", default=1, show_default=True, help="Seed of the synthetic workload and of random selection.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per policy on stdout.")

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from neat.cli_options import cpu_unit_option, mode_option, scenario_option
+
 if TYPE_CHECKING:
     from neat.report.cache import ResultCache
     from neat.report.runner import Day, MatrixRun
@@ -87,9 +89,7 @@ def load_days(paths: Sequence[Path], cpu_unit: str | None) -> list[Day]:
     type=click.Path(path_type=Path),
     help="A PlanetLab day (folder of VM files), a folder of days, or a long table (CSV/Parquet). Repeatable.",
 )
-@click.option(
-    "--cpu-unit", type=click.Choice(["percent", "fraction"]), default=None, help="Unit of a long table's cpu column."
-)
+@cpu_unit_option
 @click.option(
     "--policy",
     "policies",
@@ -98,20 +98,8 @@ def load_days(paths: Sequence[Path], cpu_unit: str | None) -> list[Day]:
     "npa and dvfs are always run as baselines. Default (without --sweep): thr-mmt-0.8, mad-mmt-2.5, lr-mmt-1.2.",
 )
 @click.option("--sweep", "sweep_path", type=click.Path(path_type=Path), default=None, help="A sweep TOML file.")
-@click.option(
-    "--mode",
-    type=click.Choice(["neat", "cloudsim"]),
-    default="neat",
-    show_default=True,
-    help="cloudsim reproduces CloudSim 4.0 exactly, quirks included; neat corrects them.",
-)
-@click.option(
-    "--scenario",
-    "scenario_path",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Scenario TOML (host and VM types). Default: the standard 800-host CloudSim setup.",
-)
+@mode_option
+@scenario_option
 @click.option(
     "--out",
     "out_dir",
