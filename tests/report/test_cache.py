@@ -13,8 +13,7 @@ from neat.report.record import SERIES, CellResult
 from neat.scenario import cloudsim_standard, load_scenario
 from neat.simulation.modes import CLOUDSIM, NEAT
 from neat.simulation.policies import custom_policy, parse_policy
-
-from .conftest import SCENARIO_TOML
+from tests.scenarios import SCENARIO_TOML
 
 
 def result(policy: str = "thr-mmt-0.8", energy_kwh: float = 12.345678901234567) -> CellResult:
