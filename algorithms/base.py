@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Protocol
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from algorithms._validation import Constraint, check_history, check_per_row, validate_parameters
+from algorithms._validation import Constraint, InputError, check_history, check_per_row, validate_parameters
 
 BoolArray = NDArray[np.bool_]
 FloatArray = NDArray[np.float64]
@@ -23,12 +23,57 @@ IntArray = NDArray[np.intp]
 
 @dataclass(frozen=True, kw_only=True)
 class Plugin:
-    """Base of every plug-in: a frozen keyword-only record validated against ``PARAMETERS``."""
+    """Base of every plug-in: a frozen keyword-only record validated against ``PARAMETERS``.
+
+    A role declares capabilities (a compiled kernel, a local selection) as class attributes named
+    in ``CAPABILITIES``; they describe the methods of the class that declares them. A subclass that
+    overrides any method without declaring the capabilities again loses them (they fall back to
+    the role's defaults), so a kernel never stands in for code it does not mirror.
+    """
 
     PARAMETERS: ClassVar[dict[str, Constraint]] = {}
+    #: Capability attributes of the role, with the role's defaults.
+    CAPABILITIES: ClassVar[dict[str, Any]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        own = {name for name, value in vars(cls).items() if callable(value) and not name.startswith("__")}
+        declared = own | set(vars(cls))
+        overrides = {name for name in own if any(hasattr(base, name) for base in cls.__mro__[1:])}
+        if overrides - set(cls.CAPABILITIES):
+            for name, default in cls.CAPABILITIES.items():
+                if name not in declared:
+                    setattr(cls, name, default)
 
     def __post_init__(self) -> None:
         validate_parameters(self)
+
+
+@dataclass(frozen=True)
+class DetectorKernel:
+    """An overload detector as the numbers its compiled row kernel reads.
+
+    ``params`` (``algorithms.overload._row.N_PARAMS``,) names the kernel and holds its parameters;
+    ``coef`` (3, length) holds precomputed fit coefficients (0 columns if unused). See
+    :mod:`algorithms.overload._row` and :func:`algorithms.overload.kernel.detect_row`.
+    """
+
+    params: FloatArray
+    coef: FloatArray
+
+
+@dataclass(frozen=True)
+class PlacementKernel:
+    """PABFD's compiled search as the settings it reads (:mod:`algorithms.placement._pabfd_search`)."""
+
+    cpu_threshold: float
+    empty_host_cost: str
+    all_or_nothing: bool
+
+
+def _no_kernel(self: Any) -> None:
+    """No compiled kernel: callers use the NumPy methods."""
+    return None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -38,7 +83,18 @@ class OverloadDetector(Plugin, ABC):
     Stateless detectors return ``state=None``; stateful ones (OTF, MHOD) take the state returned by
     the previous call and return the next one without mutating the old one, so a caller may
     evaluate a hypothetical history and throw the new state away.
+
+    Capabilities: :meth:`kernel` (a compiled row kernel that decides as :meth:`evaluate` does) and
+    :attr:`POLICY_PARAMETER` (the parameter a policy name such as ``lr-mmt-1.2`` sets).
     """
+
+    #: The parameter the number of a policy name sets (``thr-mmt-0.8``: the threshold), or None.
+    POLICY_PARAMETER: ClassVar[str | None] = None
+    CAPABILITIES: ClassVar[dict[str, Any]] = {"kernel": _no_kernel}
+
+    def kernel(self) -> DetectorKernel | None:
+        """This detector as its compiled row kernel's numbers, or None (no kernel: NumPy only)."""
+        return None
 
     def initial_state(self, n_hosts: int) -> Any:
         """Per-host state before the first call (``None`` for stateless detectors)."""
@@ -83,7 +139,11 @@ class OverloadDetector(Plugin, ABC):
 
 @dataclass(frozen=True, kw_only=True)
 class UnderloadDetector(Plugin, ABC):
-    """Judges every host at once: is it underloaded (a candidate to be emptied)?"""
+    """Judges every host at once: is it underloaded (a candidate to be emptied)?
+
+    The decision round tries to empty the flagged hosts least utilized first, each all or nothing.
+    The newest column of the history it is given is what each host reports now.
+    """
 
     def detect(self, utilization: ArrayLike, n_valid: ArrayLike) -> BoolArray:
         """Validate the inputs and evaluate; shapes as in :meth:`OverloadDetector.detect`."""
@@ -121,13 +181,66 @@ class VmTable:
     n_valid: IntArray
 
 
+def candidate_vms(vms: VmTable, hosts: BoolArray, *, owner: str) -> tuple[IntArray, IntArray]:
+    """Check the selector inputs and list the VMs that may be chosen.
+
+    Parameters
+    ----------
+    vms : VmTable with n_vms rows
+    hosts : bool array of shape (n_hosts,)
+    owner : str
+        Class name for error messages.
+
+    Returns
+    -------
+    vm : intp array of shape (n_candidates,)
+        Indices of the VMs that run on a chosen host (``vms.host >= 0``), ascending.
+    host : intp array of shape (n_candidates,)
+        Their hosts.
+    """
+    chosen = np.asarray(hosts)
+    if chosen.ndim != 1 or chosen.dtype != np.bool_:
+        raise InputError(
+            f"{owner}: hosts must be a 1-D bool mask (n_hosts,); got dtype {chosen.dtype}, shape {chosen.shape}"
+        )
+    vm_host = np.asarray(vms.host)
+    n_vms = vm_host.shape[0] if vm_host.ndim == 1 else -1
+    if n_vms < 0 or (n_vms and vm_host.dtype.kind not in "iu"):
+        raise InputError(f"{owner}: vms.host must be a 1-D int array; got dtype {vm_host.dtype}")
+    for name in ("cpu_mips", "capacity_mips", "ram_mb"):
+        value = np.asarray(getattr(vms, name))
+        if value.shape != (n_vms,):
+            raise InputError(f"{owner}: vms.{name} must have shape ({n_vms},); got {value.shape}")
+        if n_vms and (value.dtype.kind not in "fiu" or not np.isfinite(value).all() or value.min() < 0):
+            raise InputError(f"{owner}: vms.{name} must hold finite numbers >= 0")
+    history, _ = check_history(vms.history, vms.n_valid, owner=owner, name="vms.history")
+    if history.shape[0] != n_vms:
+        raise InputError(f"{owner}: vms.history must have shape ({n_vms}, window); got {history.shape}")
+    vm_host = vm_host.astype(np.intp, copy=False)
+    n_hosts = chosen.shape[0]
+    if n_vms and (vm_host.min() < -1 or vm_host.max() >= n_hosts):
+        raise InputError(
+            f"{owner}: vms.host must be in [-1, {n_hosts}) (-1: not selectable); got {vm_host.min()}..{vm_host.max()}"
+        )
+    on_chosen = vm_host >= 0
+    on_chosen[on_chosen] = chosen[vm_host[on_chosen]]
+    vm = np.flatnonzero(on_chosen)
+    return vm, vm_host[vm]
+
+
 @dataclass(frozen=True, kw_only=True)
 class VmSelector(Plugin, ABC):
-    """Picks one VM to leave each chosen host, for all chosen hosts at once."""
+    """Picks one VM to leave each chosen host, for all chosen hosts at once.
 
-    @abstractmethod
+    Capability: :attr:`LOCAL`, true when the pick on a host depends only on that host's VMs (in
+    table order) and draws no random numbers, so a caller may show it only the chosen hosts' VMs.
+    """
+
+    LOCAL: ClassVar[bool] = False
+    CAPABILITIES: ClassVar[dict[str, Any]] = {"LOCAL": False}
+
     def select(self, vms: VmTable, hosts: BoolArray, rng: np.random.Generator | None = None) -> IntArray:
-        """Pick one VM per host.
+        """Validate the inputs and pick one VM per chosen host (:meth:`evaluate`).
 
         Parameters
         ----------
@@ -140,6 +253,18 @@ class VmSelector(Plugin, ABC):
         -------
         intp array of shape (n_hosts,)
             Index into ``vms`` of the chosen VM, or -1 (host not chosen, or it has no VM).
+        """
+        vm, host = candidate_vms(vms, hosts, owner=type(self).__name__)
+        return self.evaluate(vms, hosts, vm, host, rng)
+
+    @abstractmethod
+    def evaluate(
+        self, vms: VmTable, hosts: BoolArray, vm: IntArray, host: IntArray, rng: np.random.Generator | None
+    ) -> IntArray:
+        """The kernel behind :meth:`select`, for callers whose inputs are already valid.
+
+        ``vm`` (n_candidates,) lists the VMs on chosen hosts (``vms.host >= 0``), ascending, and
+        ``host`` their hosts. Returns as :meth:`select`.
         """
 
 
@@ -202,7 +327,22 @@ class PlacementRequest:
 
 @dataclass(frozen=True, kw_only=True)
 class Placer(Plugin, ABC):
-    """Chooses a target host for each VM to place."""
+    """Chooses a target host for each VM to place.
+
+    Capabilities: :meth:`kernel` (a compiled search that places as :meth:`place` does) and
+    :meth:`for_evacuation` (the placer to use when a host is emptied all or nothing).
+    """
+
+    CAPABILITIES: ClassVar[dict[str, Any]] = {"kernel": _no_kernel}
+
+    def kernel(self) -> PlacementKernel | None:
+        """This placer as its compiled search's settings, or None (no kernel: NumPy only)."""
+        return None
+
+    def for_evacuation(self) -> Placer:
+        """The placer for emptying a host, where only a complete placement is kept (may stop at
+        the first VM that fits nowhere). The caller discards incomplete results either way."""
+        return self
 
     @abstractmethod
     def place(self, hosts: HostTable, request: PlacementRequest, guard: PlacementGuard | None = None) -> IntArray:

@@ -15,9 +15,8 @@ from neat import __version__
 from neat.cli_options import cpu_unit_option, mode_option, scenario_option
 
 if TYPE_CHECKING:
+    from neat.decision.policy import Policy
     from neat.scenario import Scenario
-    from neat.simulation.modes import Mode
-    from neat.simulation.policies import Policy
     from neat.traces import TraceSet
 
 
@@ -59,9 +58,6 @@ def _parse_component(spec: str, option: str) -> tuple[str, dict[str, Any]]:
     return name.strip(), params
 
 
-DEFAULT_POLICIES = ("npa", "dvfs", "thr-mmt-0.8", "mad-mmt-2.5", "lr-mmt-1.2")
-
-
 @main.command("simulate")
 @click.option(
     "--traces",
@@ -81,6 +77,12 @@ DEFAULT_POLICIES = ("npa", "dvfs", "thr-mmt-0.8", "mad-mmt-2.5", "lr-mmt-1.2")
 @click.option("--overload", default=None, help="Custom policy: overload detector NAME[:key=value,...].")
 @click.option("--selection", default="mmt", show_default=True, help="Custom policy: VM selection NAME[:key=value,...].")
 @click.option("--placement", default="pabfd", show_default=True, help="Custom policy: placement NAME[:key=value,...].")
+@click.option(
+    "--underload",
+    default="least-utilized",
+    show_default=True,
+    help="Custom policy: underload detector NAME[:key=value,...] (hosts to try to empty, least utilized first).",
+)
 @mode_option
 @scenario_option
 @click.option("--vms", default=1000, show_default=True, help="VMs in the synthetic workload.")
@@ -101,6 +103,7 @@ def simulate_cmd(
     overload: str | None,
     selection: str,
     placement: str,
+    underload: str,
     mode: str,
     scenario_path: Path | None,
     vms: int,
@@ -110,9 +113,9 @@ def simulate_cmd(
     quiet: bool,
 ) -> None:
     """Replay CPU traces through the consolidation policies and report energy and SLA metrics."""
+    from neat.decision.mode import MODES
+    from neat.decision.policy import DEFAULT_POLICIES, Component, PolicyError, build_policy, custom_spec, named_policy
     from neat.scenario import ScenarioError, cloudsim_standard, load_scenario
-    from neat.simulation.modes import MODES
-    from neat.simulation.policies import PolicyError, custom_policy, parse_policy
     from neat.traces import TraceError, load_long_table, load_planetlab, synthetic_planetlab_like
 
     sim_mode = MODES[mode]
@@ -127,12 +130,15 @@ def simulate_cmd(
             raise DataError(f"{traces_path}: no such trace folder or file")
         scenario = load_scenario(scenario_path) if scenario_path else cloudsim_standard()
         chosen = list(policies) or ([] if overload else list(DEFAULT_POLICIES))
-        parsed = [parse_policy(p, sim_mode) for p in chosen]
+        parsed = [named_policy(p, sim_mode) for p in chosen]
         if overload:
-            o_name, o_params = _parse_component(overload, "--overload")
-            s_name, s_params = _parse_component(selection, "--selection")
-            p_name, p_params = _parse_component(placement, "--placement")
-            parsed.append(custom_policy(o_name, o_params, s_name, s_params, p_name, p_params, sim_mode))
+            spec = custom_spec(
+                Component(*_parse_component(overload, "--overload")),
+                Component(*_parse_component(selection, "--selection")),
+                Component(*_parse_component(placement, "--placement")),
+                Component(*_parse_component(underload, "--underload")),
+            )
+            parsed.append(build_policy(spec, sim_mode))
     except (TraceError, ScenarioError, PolicyError) as exc:
         raise DataError(str(exc)) from None
     created_parents: list[Path] = []
@@ -146,7 +152,7 @@ def simulate_cmd(
     from neat.simulation.engine import CapacityError
 
     try:
-        _simulate_and_write(traces, scenario, parsed, sim_mode, seed, as_json, output_dir, quiet)
+        _simulate_and_write(traces, scenario, parsed, seed, as_json, output_dir, quiet)
     except BaseException as exc:
         _remove_empty(created_parents)
         if isinstance(exc, CapacityError):
@@ -177,7 +183,6 @@ def _simulate_and_write(
     traces: TraceSet,
     scenario: Scenario,
     parsed: list[Policy],
-    sim_mode: Mode,
     seed: int,
     as_json: bool,
     output_dir: Path | None,
@@ -189,7 +194,7 @@ def _simulate_and_write(
     results = []
     show_progress = not quiet and sys.stderr.isatty()
     for policy in parsed:
-        sim = Simulation(traces, scenario, policy, sim_mode, seed=seed)
+        sim = Simulation(traces, scenario, policy, seed=seed)
         if show_progress:
             from rich.progress import Progress
 

@@ -18,6 +18,8 @@ from numpy.typing import NDArray
 
 from algorithms.base import HostTable
 from algorithms.power import HP_PROLIANT_ML110_G4_W, HP_PROLIANT_ML110_G5_W, check_power_table, linear_power_table
+from neat.decision.limits import UNLIMITED, Limits, limits_from_table
+from neat.tables import TableError
 
 #: Network bandwidth of every host in the standard setup, Mbit/s.
 STANDARD_HOST_BANDWIDTH_MBIT_S = 1000.0
@@ -64,6 +66,7 @@ class Scenario:
     interval_s: float = 300.0
     host_order: str = "interleaved"
     vm_assignment: str = "blocks"
+    limits: Limits = UNLIMITED
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -131,6 +134,9 @@ def load_scenario(path: str | Path) -> Scenario:
         interval_s = 300
         host_order = "interleaved"      # or "blocks"
         vm_assignment = "blocks"        # or "round_robin"
+
+        [limits]                        # optional: the service's safety limits (unlimited by default)
+        max_migrations_per_cycle = 20
 
         [[host_types]]
         name = "G5"
@@ -219,6 +225,10 @@ def load_scenario(path: str | Path) -> Scenario:
     vm_assignment = doc.get("vm_assignment", "blocks")
     if vm_assignment not in ("blocks", "round_robin"):
         raise ScenarioError(f"{file}: vm_assignment must be 'blocks' or 'round_robin'; got {vm_assignment!r}")
+    try:
+        limits = limits_from_table(doc.get("limits", {}), where=f"{file}: [limits]", defaults=UNLIMITED)
+    except TableError as exc:
+        raise ScenarioError(str(exc)) from None
     return Scenario(
         name=str(doc.get("name", file.stem)),
         host_types=tuple(host_types),
@@ -226,4 +236,5 @@ def load_scenario(path: str | Path) -> Scenario:
         interval_s=float(number(doc, "interval_s", "the file")) if "interval_s" in doc else 300.0,
         host_order=host_order,
         vm_assignment=vm_assignment,
+        limits=limits,
     )

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from algorithms._windows import sort_valid, take_sorted
-from algorithms.base import FloatArray, IntArray
+from algorithms.base import DetectorKernel, FloatArray, IntArray
 from algorithms.overload.mad import SpreadThresholdDetector
 
 
@@ -65,3 +65,6 @@ class IqrDetector(SpreadThresholdDetector):
 
     def spread(self, block: FloatArray, count: IntArray) -> FloatArray:
         return interquartile_range(block, count)
+
+    def kernel(self) -> DetectorKernel:
+        return self.spread_kernel(iqr=True)

@@ -38,6 +38,7 @@ class LastNAverageOverload(OverloadDetector):
     (n_hosts,) and returns a bool array of shape (n_hosts,) and ``None`` (stateless).
     """
 
+    POLICY_PARAMETER = "threshold"
     PARAMETERS = {  # noqa: RUF012
         "threshold": Interval("float", 0.0, 1.0),
         "n": Interval("int", 1, float("inf")),

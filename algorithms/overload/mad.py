@@ -13,12 +13,15 @@ Concurrency and Computation: Practice and Experience 24(13), 2012 (MAD, IQR).
 
 from __future__ import annotations
 
+import math
 from abc import abstractmethod
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
+from numpy.typing import NDArray
 
+from algorithms._jit import jit, sort_small
 from algorithms._validation import Interval, Nullable, Options
 from algorithms._windows import (
     Comparison,
@@ -30,12 +33,16 @@ from algorithms._windows import (
     sort_valid,
     static_fallback,
 )
-from algorithms.base import BoolArray, FloatArray, IntArray, OverloadDetector
+from algorithms.base import BoolArray, DetectorKernel, FloatArray, IntArray, OverloadDetector
+from algorithms.overload._row import SAFETY, exceeds, fallback, new_params
 
 HistoryRule = Literal["valid", "nonzero_run"]
 
 #: CloudSim's minimum history for MAD and IQR ("12 has been suggested as a safe value").
 CLOUDSIM_MIN_HISTORY = 12
+#: The MAD/IQR row kernel's code (``params[CODE]``) and the positions of its own parameters.
+SPREAD_KERNEL = 2
+WINDOW, MIN_HISTORY, NONZERO_RUN, IQR = 5, 6, 7, 8
 
 
 def median_absolute_deviation(block: FloatArray, count: IntArray) -> FloatArray:
@@ -154,6 +161,21 @@ class SpreadThresholdDetector(OverloadDetector):
     fallback_threshold: float | None = 0.7
     history_rule: HistoryRule = "valid"
 
+    POLICY_PARAMETER = "safety"
+
+    def spread_kernel(self, *, iqr: bool) -> DetectorKernel:
+        """The row kernel's numbers for this rule with MAD (``iqr=False``) or IQR as the spread."""
+        params = new_params(
+            SPREAD_KERNEL, safety=self.safety, strict=self.comparison == "strict", fallback=self.fallback_threshold
+        )
+        params[[WINDOW, MIN_HISTORY, NONZERO_RUN, IQR]] = (
+            self.window,
+            self.min_history,
+            self.history_rule == "nonzero_run",
+            iqr,
+        )
+        return DetectorKernel(params, np.zeros((3, 0)))
+
     @abstractmethod
     def spread(self, block: FloatArray, count: IntArray) -> FloatArray:
         """Spread of the valid part of every row: (n_rows, k), (n_rows,) -> (n_rows,)."""
@@ -185,3 +207,48 @@ class MadDetector(SpreadThresholdDetector):
 
     def spread(self, block: FloatArray, count: IntArray) -> FloatArray:
         return median_absolute_deviation(block, count)
+
+    def kernel(self) -> DetectorKernel:
+        return self.spread_kernel(iqr=False)
+
+
+@jit
+def _median_sorted(s: NDArray[np.float64], count: int) -> float:
+    if count == 0:
+        return 0.0
+    return 0.5 * (s[(count - 1) // 2] + s[count // 2])
+
+
+@jit
+def _sorted_at(s: NDArray[np.float64], index: int, k: int) -> float:
+    """``s[index]`` with the index clipped into a block of ``k`` columns, NaN past ``s`` (the padding)."""
+    index = min(max(index, 0), k - 1)
+    return s[index] if index < s.shape[0] else math.nan
+
+
+@jit
+def spread_row(row: NDArray[np.float64], n_valid: int, params: NDArray[np.float64]) -> bool:
+    """:meth:`SpreadThresholdDetector.evaluate` (MAD or IQR, with the static fallback) on one row (window,)."""
+    window = row.shape[0]
+    last = row[window - 1]
+    k = min(int(params[WINDOW]), window)
+    count = min(n_valid, k)
+    history = n_valid
+    if params[NONZERO_RUN] != 0:  # consecutive non-zero values back from the newest
+        history = 0
+        while history < n_valid and row[window - 1 - history] != 0:
+            history += 1
+    if history < params[MIN_HISTORY]:
+        return fallback(last, params)
+    ordered = sort_small(row[window - count :])
+    if params[IQR] != 0:  # the reference quartile rule
+        n = count + 1
+        spread = _sorted_at(ordered, (3 * n + 2) // 4 - 1, k) - _sorted_at(ordered, (n + 2) // 4 - 1, k)
+        if count <= 1:
+            spread = 0.0
+    else:  # MAD
+        centre = _median_sorted(ordered, count)
+        for i in range(count):
+            ordered[i] = abs(ordered[i] - centre)
+        spread = _median_sorted(sort_small(ordered), count)
+    return exceeds(last, 1.0 - params[SAFETY] * spread, params)

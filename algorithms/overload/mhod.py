@@ -116,6 +116,7 @@ class MhodDetector(OverloadDetector):
     state with ``p[N][N] > 0`` (the paper's rule; openstack-neat's code tests ``p[current][N]``).
     """
 
+    POLICY_PARAMETER = "otf"
     PARAMETERS = {  # noqa: RUF012
         "state_config": Sequence(Interval("float", 0.0, math.inf, "neither"), increasing=True),
         "otf": Interval("float", 0.0, 1.0, "right"),

@@ -63,6 +63,7 @@ class OtfDetector(OverloadDetector):
     modified, so a caller may evaluate a hypothetical history and discard the result).
     """
 
+    POLICY_PARAMETER = "otf"
     PARAMETERS = {  # noqa: RUF012
         "otf": Interval("float", 0.0, 1.0, closed="right"),
         "threshold": Interval("float", 0.0, 1.0, closed="right"),

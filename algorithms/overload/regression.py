@@ -32,19 +32,38 @@ loess).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
+from numpy.typing import NDArray
 
+from algorithms._jit import jit, sort_small
 from algorithms._validation import Interval, Nullable, Options
 from algorithms._windows import Comparison, compare, last_value, static_fallback
-from algorithms.base import BoolArray, FloatArray, IntArray, OverloadDetector
+from algorithms.base import BoolArray, DetectorKernel, FloatArray, IntArray, OverloadDetector
+from algorithms.overload._row import (
+    PW_BLOCKSIZE,
+    SAFETY,
+    centred_product_sum,
+    exceeds,
+    fallback,
+    new_params,
+    product_sum,
+    row_sum,
+)
 
 Weighting = Literal["tricube", "none"]
 
 #: Relative size below which a weighted fit's normal-equation determinant counts as singular.
 _SINGULAR_RTOL = 1e-12
+#: The LR/LRR row kernel's code (``params[CODE]``) and the positions of its own parameters.
+REGRESSION_KERNEL = 3
+THRESHOLD, LENGTH, ROBUST = 4, 5, 7
+#: Rows of the kernel's ``coef``: the fixed-weight fit is ``sum(y * coef[A])`` and
+#: ``sum(y * coef[B])``; LRR's refit starts from the ``coef[TRICUBE]`` weights.
+A, B, TRICUBE = 0, 1, 2
 
 
 def tricube_weights(n: int) -> FloatArray:
@@ -202,11 +221,33 @@ class LocalRegressionDetector(OverloadDetector):
     comparison: Comparison = "inclusive"
     fallback_threshold: float | None = 0.7
 
+    POLICY_PARAMETER = "safety"
+
     def fit(self, y: FloatArray) -> tuple[FloatArray, FloatArray]:
         """Intercept and slope of every row of ``y`` (n_rows, length) at x = 1..length."""
         if self.weighting == "none":
             return fit_local_regression(y, np.ones(y.shape[1]))
         return fit_local_regression(y, tricube_weights(y.shape[1]))
+
+    def kernel(self) -> DetectorKernel | None:
+        return self.regression_kernel(robust=False)
+
+    def regression_kernel(self, *, robust: bool) -> DetectorKernel | None:
+        """The row kernel's numbers for this detector (LRR's refit if ``robust``); None beyond 128 values."""
+        n = self.length
+        if n > PW_BLOCKSIZE:
+            return None
+        params = new_params(
+            REGRESSION_KERNEL, safety=self.safety, strict=self.comparison == "strict", fallback=self.fallback_threshold
+        )
+        params[[THRESHOLD, LENGTH, ROBUST]] = self.threshold, n, robust and self.weighting == "tricube"
+        coef = np.zeros((3, n))
+        # the fixed-weight fit is linear in y: its coefficients are the fits of the unit vectors
+        # (each a sum of one coefficient and zeros, so exact)
+        weights = np.ones(n) if self.weighting == "none" else tricube_weights(n)
+        coef[A], coef[B] = fit_local_regression(np.eye(n), weights)
+        coef[TRICUBE] = tricube_weights(n)
+        return DetectorKernel(params, coef)
 
     def evaluate(
         self, utilization: FloatArray, n_valid: IntArray, migration_time_steps: FloatArray, state: Any
@@ -217,8 +258,10 @@ class LocalRegressionDetector(OverloadDetector):
             return fallback, state
         enough = n_valid >= self.length
         y = np.where(enough[:, None], utilization[:, utilization.shape[1] - self.length :], 0.0)
-        intercept, slope = self.fit(y)
-        predicted = intercept + slope * (self.length + migration_time_steps)
+        # centred on the newest value: a constant series predicts itself exactly
+        centre = y[:, -1]
+        intercept, slope = self.fit(y - centre[:, None])
+        predicted = (intercept + centre) + slope * (self.length + migration_time_steps)
         adaptive = compare(self.safety * predicted, self.threshold, self.comparison)
         return np.where(enough, adaptive, fallback), state
 
@@ -235,3 +278,60 @@ class RobustLocalRegressionDetector(LocalRegressionDetector):
         if self.weighting == "none":
             return fit_local_regression(y, np.ones(y.shape[1]))
         return fit_robust_local_regression(y)
+
+    def kernel(self) -> DetectorKernel | None:
+        return self.regression_kernel(robust=True)
+
+
+@jit
+def _robust_refit(
+    y: NDArray[np.float64], intercept: float, slope: float, tricube: NDArray[np.float64]
+) -> tuple[float, float]:
+    """LRR's bisquare refit (:func:`algorithms.overload.regression.fit_robust_local_regression`)."""
+    n = y.shape[0]
+    x = np.empty(n)
+    residuals = np.empty(n)
+    magnitude = np.empty(n)
+    for i in range(n):
+        x[i] = i + 1.0
+        residuals[i] = y[i] - (intercept + slope * x[i])
+        magnitude[i] = abs(residuals[i])
+    magnitude = sort_small(magnitude)
+    median = magnitude[n // 2] if n % 2 else (magnitude[n // 2 - 1] + magnitude[n // 2]) / 2.0
+    s6 = 6.0 * median
+    v = np.empty(n)
+    for i in range(n):
+        ratio = residuals[i] / s6 if s6 > 0 else 0.0
+        rest = 1.0 - ratio * ratio
+        v[i] = tricube[i] * (rest * rest if abs(ratio) < 1.0 else 0.0)
+    v[0] = v[2]
+    v[1] = v[2]
+    v = v * v  # least-squares weights: squared residual multipliers
+    sv, sx, sxx = row_sum(v), product_sum(v, x), product_sum(v, x, x)
+    svy, svxy = product_sum(v, y), product_sum(v, y, x)
+    det = sv * sxx - sx * sx
+    if not det > _SINGULAR_RTOL * sv * sxx or not magnitude[n - 1] > 0:
+        return intercept, slope  # singular refit or a perfect first fit: keep the first fit
+    refit = (sxx * svy - sx * svxy) / det
+    if math.isnan(refit):
+        return intercept, slope
+    return refit, (sv * svxy - sx * svy) / det
+
+
+@jit
+def regression_row(
+    row: NDArray[np.float64], n_valid: int, steps: float, params: NDArray[np.float64], coef: NDArray[np.float64]
+) -> bool:
+    """:meth:`LocalRegressionDetector.evaluate` (LR or LRR, with the static fallback) on one row (window,)."""
+    window = row.shape[0]
+    length = int(params[LENGTH])
+    if window < length or n_valid < length:
+        return fallback(row[window - 1], params)
+    y = row[window - length :]
+    centre = y[length - 1]
+    intercept = centred_product_sum(y, centre, coef[A])
+    slope = centred_product_sum(y, centre, coef[B])
+    if params[ROBUST] != 0:
+        intercept, slope = _robust_refit(y - centre, intercept, slope, coef[TRICUBE])
+    predicted = (intercept + centre) + slope * (length + steps)
+    return exceeds(params[SAFETY] * predicted, params[THRESHOLD], params)

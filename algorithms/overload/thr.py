@@ -12,9 +12,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
+
+from algorithms._jit import jit
 from algorithms._validation import Interval, Options
 from algorithms._windows import Comparison, compare, last_value
-from algorithms.base import BoolArray, FloatArray, IntArray, OverloadDetector
+from algorithms.base import BoolArray, DetectorKernel, FloatArray, IntArray, OverloadDetector
+from algorithms.overload._row import exceeds, new_params
+
+#: The THR row kernel's code (``params[CODE]``) and the position of its threshold in ``params``.
+THR_KERNEL, THRESHOLD = 1, 4
+
+
+@jit
+def thr_row(params: NDArray[np.float64], row: NDArray[np.float64]) -> bool:
+    """:meth:`ThresholdOverload.evaluate` on one row (window,) with history: newest above the threshold."""
+    return exceeds(row[row.shape[0] - 1], params[THRESHOLD], params)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -43,6 +57,13 @@ class ThresholdOverload(OverloadDetector):
 
     threshold: float = 0.8
     comparison: Comparison = "strict"
+
+    POLICY_PARAMETER = "threshold"
+
+    def kernel(self) -> DetectorKernel:
+        params = new_params(THR_KERNEL, strict=self.comparison == "strict")
+        params[THRESHOLD] = self.threshold
+        return DetectorKernel(params, np.zeros((3, 0)))
 
     def evaluate(
         self, utilization: FloatArray, n_valid: IntArray, migration_time_steps: FloatArray, state: Any

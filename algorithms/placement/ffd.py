@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from algorithms._validation import Interval
+from algorithms._validation import Interval, Options
 from algorithms.base import HostTable, IntArray, PlacementGuard, PlacementRequest, Placer
 from algorithms.placement._feasibility import check_placement, fits, not_overloaded
 
@@ -27,8 +27,9 @@ class FirstFitDecreasing(Placer):
     lowest-index active allowed host where it fits one core, the free CPU
     (``cpu_threshold * cpu_mips - used``) and the free RAM (``ram_threshold * ram_mb - used``), and
     that ``guard``, if given, does not call overloaded; failing that, on the lowest-index inactive
-    allowed host that fits, which becomes active. A VM that fits nowhere gets -1 and the others
-    are still placed.
+    allowed host that fits, which becomes active. With ``prefer_active=False`` the lowest-index
+    host that fits, active or not (CloudSim's first fit at VM creation). A VM that fits nowhere
+    gets -1 and the others are still placed.
 
     Parameters
     ----------
@@ -36,6 +37,8 @@ class FirstFitDecreasing(Placer):
         Fraction of a host's CPU that may be allocated.
     ram_threshold : float in (0, 1]
         Fraction of a host's RAM that may be allocated.
+    prefer_active : bool
+        Try hosts that are switched on before the others (default), or take hosts in index order.
 
     References
     ----------
@@ -45,10 +48,12 @@ class FirstFitDecreasing(Placer):
     PARAMETERS = {  # noqa: RUF012
         "cpu_threshold": Interval("float", 0.0, 1.0, "right"),
         "ram_threshold": Interval("float", 0.0, 1.0, "right"),
+        "prefer_active": Options((True, False)),
     }
 
     cpu_threshold: float = 1.0
     ram_threshold: float = 1.0
+    prefer_active: bool = True
 
     def place(self, hosts: HostTable, request: PlacementRequest, guard: PlacementGuard | None = None) -> IntArray:
         """Choose a target host for each VM.
@@ -84,7 +89,7 @@ class FirstFitDecreasing(Placer):
                 continue
             # Active hosts first, then sleeping ones; lowest index within each group.
             awake = room & active
-            target = int(np.argmax(awake)) if awake.any() else int(np.argmax(room))
+            target = int(np.argmax(awake)) if self.prefer_active and awake.any() else int(np.argmax(room))
             active[target] = True
             used_cpu[target] += cpu
             used_ram[target] += ram

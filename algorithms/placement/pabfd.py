@@ -9,12 +9,13 @@ performance efficient dynamic consolidation of virtual machines in cloud data ce
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from algorithms._validation import Interval, Options
-from algorithms.base import HostTable, IntArray, PlacementGuard, PlacementRequest, Placer
+from algorithms.base import HostTable, IntArray, PlacementGuard, PlacementKernel, PlacementRequest, Placer
+from algorithms.placement._feasibility import check_placement
 from algorithms.power import power_w
 
 #: Candidates checked against the guard at once, in increasing power-increase order.
@@ -60,8 +61,22 @@ class PowerAwareBestFitDecreasing(Placer):
         "all_or_nothing": Options((False, True)),
     }
 
+    def kernel(self) -> PlacementKernel:
+        """The compiled search (:mod:`algorithms.placement._pabfd_search`) places as :meth:`place` does."""
+        return PlacementKernel(self.cpu_threshold, self.empty_host_cost, self.all_or_nothing)
+
+    def for_evacuation(self) -> PowerAwareBestFitDecreasing:
+        return replace(self, all_or_nothing=True)
+
     def place(self, hosts: HostTable, request: PlacementRequest, guard: PlacementGuard | None = None) -> IntArray:
-        """Return the target of each VM, shape (n_vms,), -1 where none fits."""
+        """Return the target of each VM, shape (n_vms,), -1 where none fits.
+
+        Raises
+        ------
+        InputError
+            An array of the wrong shape, or a demand, capacity or use that is NaN, infinite or negative.
+        """
+        check_placement(hosts, request, owner=type(self).__name__)
         vm_cpu = request.vm_cpu_mips
         vm_ram = request.vm_ram_mb
         n_vms = vm_cpu.shape[0]

@@ -20,7 +20,7 @@ import numpy as np
 
 from algorithms._validation import Options
 from algorithms.base import BoolArray, FloatArray, IntArray, VmSelector, VmTable
-from algorithms.selection.mmt import MinimumMigrationTime, candidate_vms
+from algorithms.selection.mmt import MinimumMigrationTime
 
 __all__ = ["MaximumCorrelation", "R2_TIE_TOLERANCE", "r_squared"]
 
@@ -97,17 +97,21 @@ class MaximumCorrelation(VmSelector):
     analysis for power minimization using consolidation", USENIX ATC 2009.
     """
 
+    LOCAL = True
     PARAMETERS = {"fallback": Options(("mmt",))}  # noqa: RUF012
 
     fallback: Literal["mmt"] = "mmt"
 
-    def select(self, vms: VmTable, hosts: BoolArray, rng: np.random.Generator | None = None) -> IntArray:
+    def evaluate(
+        self, vms: VmTable, hosts: BoolArray, vm: IntArray, host: IntArray, rng: np.random.Generator | None = None
+    ) -> IntArray:
         """Pick the most correlated VM of every chosen host.
 
         Parameters
         ----------
         vms : VmTable with n_vms rows
         hosts : bool array of shape (n_hosts,)
+        vm, host : intp arrays of shape (n_candidates,), the VMs on chosen hosts and their hosts
         rng : unused
 
         Returns
@@ -115,8 +119,7 @@ class MaximumCorrelation(VmSelector):
         intp array of shape (n_hosts,)
             Index of the chosen VM, -1 where the host is not chosen or has no selectable VM.
         """
-        vm, host = candidate_vms(vms, hosts, owner=type(self).__name__)
-        result = MinimumMigrationTime().select(vms, hosts)
+        result = MinimumMigrationTime().evaluate(vms, hosts, vm, host)
         if vm.size == 0:
             return result
         n_hosts = hosts.shape[0]

@@ -16,57 +16,10 @@ from typing import Literal
 
 import numpy as np
 
-from algorithms._validation import InputError, Interval, Options, check_history, valid_mask
-from algorithms.base import BoolArray, FloatArray, IntArray, VmSelector, VmTable
+from algorithms._validation import Interval, Options, valid_mask
+from algorithms.base import BoolArray, FloatArray, IntArray, VmSelector, VmTable, candidate_vms
 
 __all__ = ["MinimumMigrationTime", "candidate_vms", "first_per_host", "mean_of_last"]
-
-
-def candidate_vms(vms: VmTable, hosts: BoolArray, *, owner: str) -> tuple[IntArray, IntArray]:
-    """Check the selector inputs and list the VMs that may be chosen.
-
-    Parameters
-    ----------
-    vms : VmTable with n_vms rows
-    hosts : bool array of shape (n_hosts,)
-    owner : str
-        Class name for error messages.
-
-    Returns
-    -------
-    vm : intp array of shape (n_candidates,)
-        Indices of the VMs that run on a chosen host (``vms.host >= 0``), ascending.
-    host : intp array of shape (n_candidates,)
-        Their hosts.
-    """
-    chosen = np.asarray(hosts)
-    if chosen.ndim != 1 or chosen.dtype != np.bool_:
-        raise InputError(
-            f"{owner}: hosts must be a 1-D bool mask (n_hosts,); got dtype {chosen.dtype}, shape {chosen.shape}"
-        )
-    vm_host = np.asarray(vms.host)
-    n_vms = vm_host.shape[0] if vm_host.ndim == 1 else -1
-    if n_vms < 0 or (n_vms and vm_host.dtype.kind not in "iu"):
-        raise InputError(f"{owner}: vms.host must be a 1-D int array; got dtype {vm_host.dtype}")
-    for name in ("cpu_mips", "capacity_mips", "ram_mb"):
-        value = np.asarray(getattr(vms, name))
-        if value.shape != (n_vms,):
-            raise InputError(f"{owner}: vms.{name} must have shape ({n_vms},); got {value.shape}")
-        if n_vms and (value.dtype.kind not in "fiu" or not np.isfinite(value).all() or value.min() < 0):
-            raise InputError(f"{owner}: vms.{name} must hold finite numbers >= 0")
-    history, _ = check_history(vms.history, vms.n_valid, owner=owner, name="vms.history")
-    if history.shape[0] != n_vms:
-        raise InputError(f"{owner}: vms.history must have shape ({n_vms}, window); got {history.shape}")
-    vm_host = vm_host.astype(np.intp, copy=False)
-    n_hosts = chosen.shape[0]
-    if n_vms and (vm_host.min() < -1 or vm_host.max() >= n_hosts):
-        raise InputError(
-            f"{owner}: vms.host must be in [-1, {n_hosts}) (-1: not selectable); got {vm_host.min()}..{vm_host.max()}"
-        )
-    on_chosen = vm_host >= 0
-    on_chosen[on_chosen] = chosen[vm_host[on_chosen]]
-    vm = np.flatnonzero(on_chosen)
-    return vm, vm_host[vm]
 
 
 def first_per_host(vm: IntArray, host: IntArray, keys: tuple[FloatArray, ...], n_hosts: int) -> IntArray:
@@ -136,6 +89,7 @@ class MinimumMigrationTime(VmSelector):
     Beloglazov & Buyya, CCPE 24(13), 2012, section 6.2.
     """
 
+    LOCAL = True
     PARAMETERS = {  # noqa: RUF012
         "tie_break": Options(("first", "highest_mean")),
         "mean_steps": Interval("int", 1, float("inf")),
@@ -144,13 +98,16 @@ class MinimumMigrationTime(VmSelector):
     tie_break: Literal["first", "highest_mean"] = "first"
     mean_steps: int = 2
 
-    def select(self, vms: VmTable, hosts: BoolArray, rng: np.random.Generator | None = None) -> IntArray:
+    def evaluate(
+        self, vms: VmTable, hosts: BoolArray, vm: IntArray, host: IntArray, rng: np.random.Generator | None = None
+    ) -> IntArray:
         """Pick the least-RAM VM of every chosen host.
 
         Parameters
         ----------
         vms : VmTable with n_vms rows
         hosts : bool array of shape (n_hosts,)
+        vm, host : intp arrays of shape (n_candidates,), the VMs on chosen hosts and their hosts
         rng : unused
 
         Returns
@@ -158,7 +115,6 @@ class MinimumMigrationTime(VmSelector):
         intp array of shape (n_hosts,)
             Index of the chosen VM, -1 where the host is not chosen or has no selectable VM.
         """
-        vm, host = candidate_vms(vms, hosts, owner=type(self).__name__)
         ram = np.asarray(vms.ram_mb, dtype=np.float64)[vm]
         if self.tie_break == "first":
             return first_per_host(vm, host, (ram,), hosts.shape[0])

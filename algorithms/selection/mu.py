@@ -14,7 +14,7 @@ import numpy as np
 
 from algorithms._validation import Options
 from algorithms.base import BoolArray, IntArray, VmSelector, VmTable
-from algorithms.selection.mmt import candidate_vms, first_per_host
+from algorithms.selection.mmt import first_per_host
 
 __all__ = ["MinimumUtilization"]
 
@@ -36,15 +36,19 @@ class MinimumUtilization(VmSelector):
 
     measure: str = "fraction"
 
+    LOCAL = True
     PARAMETERS = {"measure": Options(("fraction", "mips"))}  # noqa: RUF012
 
-    def select(self, vms: VmTable, hosts: BoolArray, rng: np.random.Generator | None = None) -> IntArray:
+    def evaluate(
+        self, vms: VmTable, hosts: BoolArray, vm: IntArray, host: IntArray, rng: np.random.Generator | None = None
+    ) -> IntArray:
         """Pick the least-loaded VM of every chosen host.
 
         Parameters
         ----------
         vms : VmTable with n_vms rows
         hosts : bool array of shape (n_hosts,)
+        vm, host : intp arrays of shape (n_candidates,), the VMs on chosen hosts and their hosts
         rng : unused
 
         Returns
@@ -52,7 +56,6 @@ class MinimumUtilization(VmSelector):
         intp array of shape (n_hosts,)
             Index of the chosen VM, -1 where the host is not chosen or has no selectable VM.
         """
-        vm, host = candidate_vms(vms, hosts, owner=type(self).__name__)
         cpu = np.asarray(vms.cpu_mips, dtype=np.float64)[vm]
         if self.measure == "fraction":
             cpu = cpu / np.asarray(vms.capacity_mips, dtype=np.float64)[vm]

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from algorithms.base import BoolArray, IntArray, VmSelector, VmTable
-from algorithms.selection.mmt import candidate_vms
 
 __all__ = ["NoSelection"]
 
@@ -24,18 +23,20 @@ class NoSelection(VmSelector):
 
     PARAMETERS = {}  # noqa: RUF012
 
-    def select(self, vms: VmTable, hosts: BoolArray, rng: np.random.Generator | None = None) -> IntArray:
+    def evaluate(
+        self, vms: VmTable, hosts: BoolArray, vm: IntArray, host: IntArray, rng: np.random.Generator | None = None
+    ) -> IntArray:
         """Return -1 for every host.
 
         Parameters
         ----------
         vms : VmTable with n_vms rows
         hosts : bool array of shape (n_hosts,)
+        vm, host : intp arrays of shape (n_candidates,), the VMs on chosen hosts and their hosts
         rng : unused
 
         Returns
         -------
         intp array of shape (n_hosts,), all -1
         """
-        candidate_vms(vms, hosts, owner=type(self).__name__)
         return np.full(hosts.shape[0], -1, dtype=np.intp)

@@ -14,7 +14,7 @@ import numpy as np
 
 from algorithms._validation import InputError
 from algorithms.base import BoolArray, IntArray, VmSelector, VmTable
-from algorithms.selection.mmt import candidate_vms, first_per_host
+from algorithms.selection.mmt import first_per_host
 
 __all__ = ["RandomSelection"]
 
@@ -35,13 +35,16 @@ class RandomSelection(VmSelector):
 
     PARAMETERS = {}  # noqa: RUF012
 
-    def select(self, vms: VmTable, hosts: BoolArray, rng: np.random.Generator | None = None) -> IntArray:
+    def evaluate(
+        self, vms: VmTable, hosts: BoolArray, vm: IntArray, host: IntArray, rng: np.random.Generator | None = None
+    ) -> IntArray:
         """Pick a random VM of every chosen host.
 
         Parameters
         ----------
         vms : VmTable with n_vms rows
         hosts : bool array of shape (n_hosts,)
+        vm, host : intp arrays of shape (n_candidates,), the VMs on chosen hosts and their hosts
         rng : numpy Generator, required (seed it for reproducible runs)
 
         Returns
@@ -54,6 +57,5 @@ class RandomSelection(VmSelector):
             raise InputError(
                 f"{owner}.select needs a numpy Generator as rng, e.g. np.random.default_rng(42); got {rng!r}"
             )
-        vm, host = candidate_vms(vms, hosts, owner=owner)
         draw = rng.random((np.shape(vms.host)[0],))[vm]
         return first_per_host(vm, host, (draw,), hosts.shape[0])

@@ -39,7 +39,7 @@ def _resolve(url: str | None, config_path: str | None) -> str:
     if url:
         return url
     if config_path:
-        from neat.service.config import ConfigError, load_config
+        from neat.config import ConfigError, load_config
 
         try:
             return load_config(config_path).database_url

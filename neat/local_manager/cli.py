@@ -95,7 +95,7 @@ def local_manager_cmd(
     once: bool,
 ) -> None:
     """Collect this compute host's CPU utilization and its VMs' into the database, every interval."""
-    from neat.service.config import ConfigError, load_config
+    from neat.config import ConfigError, load_config
 
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
+from neat.config import ServiceConfig
 from neat.db.store import Store
 from neat.local_manager.loop import HostSample, VmSample
-from neat.service.config import ServiceConfig
 
 log = logging.getLogger(__name__)
 

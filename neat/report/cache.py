@@ -20,13 +20,13 @@ from typing import Any
 import numpy as np
 
 from neat import __version__
+from neat.decision.mode import Mode
+from neat.decision.policy import Policy
 from neat.report.record import SERIES, CellResult
 from neat.scenario import Scenario
-from neat.simulation.modes import Mode
-from neat.simulation.policies import Policy
 
 #: Bumped when the entry layout changes; part of every key.
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 
 
 def default_cache_dir() -> Path:
@@ -55,6 +55,7 @@ def scenario_fingerprint(scenario: Scenario) -> dict[str, Any]:
         "interval_s": scenario.interval_s,
         "host_order": scenario.host_order,
         "vm_assignment": scenario.vm_assignment,
+        "limits": repr(scenario.limits),
     }
 
 
@@ -66,6 +67,7 @@ def policy_fingerprint(policy: Policy) -> dict[str, Any]:
         "detector": repr(policy.detector),
         "selector": repr(policy.selector),
         "placer": repr(policy.placer),
+        "underload": repr(policy.underload),
     }
 
 

@@ -15,11 +15,11 @@ import click
 from neat.cli_options import cpu_unit_option, mode_option, scenario_option
 
 if TYPE_CHECKING:
+    from neat.decision.mode import Mode
+    from neat.decision.policy import Policy
     from neat.report.cache import ResultCache
     from neat.report.runner import Day, MatrixRun
     from neat.scenario import Scenario
-    from neat.simulation.modes import Mode
-    from neat.simulation.policies import Policy
 
 SWEEP_HELP = """
 \b
@@ -156,6 +156,8 @@ def report_cmd(
     Every (day, policy) result is cached, so a rerun with another policy simulates only that one.
     """
     from neat.cli import DataError
+    from neat.decision.mode import MODES
+    from neat.decision.policy import PolicyError
     from neat.report.cache import ResultCache, default_cache_dir
     from neat.report.document import ReportInputs, build_document, check_output_folder, write_report
     from neat.report.html import render_html
@@ -164,8 +166,6 @@ def report_cmd(
     from neat.report.sweep import SweepError, resolve_policies
     from neat.scenario import ScenarioError, cloudsim_standard, load_scenario
     from neat.simulation.engine import CapacityError
-    from neat.simulation.modes import MODES
-    from neat.simulation.policies import PolicyError
     from neat.traces import TraceError
 
     started = time.perf_counter()

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from neat.decision.policy import Policy
 from neat.report.plots import Figure, energy_figure, hosts_figure, migrations_figure, tradeoff_figure
 from neat.report.runner import Day, MatrixRun
 from neat.report.tables import (
@@ -32,7 +33,6 @@ from neat.report.tables import (
     series_frame,
 )
 from neat.scenario import Scenario
-from neat.simulation.policies import Policy
 
 #: Files that mark a folder as a previous report, which a rerun may replace.
 REPORT_FILES = ("report.html", "report.md", "results.csv", "results.parquet", "series.parquet", "plots")

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from neat.simulation.engine import DerivedMetrics, SimulationResult
+from neat.simulation.results import DerivedMetrics, SimulationResult
 
 #: Per-step series kept for the plots (the simulator's names and units).
 SERIES = (

@@ -13,11 +13,11 @@ from concurrent.futures import Future, ProcessPoolExecutor, as_completed, wait
 from dataclasses import dataclass, field
 from typing import Any
 
+from neat.decision.mode import Mode
+from neat.decision.policy import Policy
 from neat.report.cache import ResultCache, cell_inputs, cell_key
 from neat.report.record import CellResult
 from neat.scenario import Scenario
-from neat.simulation.modes import Mode
-from neat.simulation.policies import Policy
 from neat.traces import TraceSet
 
 #: How long to wait for a Dask scheduler to answer.
@@ -73,7 +73,7 @@ def simulate_cell(traces: TraceSet, scenario: Scenario, policy: Policy, mode: Mo
     """Simulate one policy on one day (runs in a worker process or on a Dask worker)."""
     from neat.simulation.engine import Simulation
 
-    result = Simulation(traces, scenario, policy, mode, seed=seed).run()
+    result = Simulation(traces, scenario, policy, seed=seed).run()
     return CellResult.from_simulation(result, policy.kind)
 
 

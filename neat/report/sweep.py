@@ -32,11 +32,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from neat.simulation.modes import Mode
-from neat.simulation.policies import Policy, PolicyError, custom_policy, parse_policy
+from neat.decision.mode import Mode
+from neat.decision.policy import BASELINES, Component, Policy, PolicyError, build_policy, custom_spec, named_policy
 
 #: Policies every report runs, first: the savings columns are measured against them.
-BASELINES = ("npa", "dvfs")
 
 TOP_LEVEL_KEYS = ("policies", "grid")
 GRID_KEYS = (
@@ -83,7 +82,7 @@ def load_sweep(path: str | Path, mode: Mode) -> list[Policy]:
         raise SweepError(f"{file}: 'policies' must be a list of policy names; got {names!r}")
     for name in names:
         try:
-            policies.append(parse_policy(name, mode))
+            policies.append(named_policy(name, mode))
         except PolicyError as exc:
             raise SweepError(f"{file}: policies: {exc}") from None
     grids = doc.get("grid", [])
@@ -108,11 +107,11 @@ def resolve_policies(names: Sequence[str], sweep: Path | None, mode: Mode, *, ba
     SweepError
         The sweep file is unusable.
     """
-    chosen = [parse_policy(name, mode) for name in (*BASELINES, *names)]
+    chosen = [named_policy(name, mode) for name in (*BASELINES, *names)]
     if sweep is not None:
         chosen.extend(load_sweep(sweep, mode))
     try:
-        chosen.append(parse_policy(baseline, mode))
+        chosen.append(named_policy(baseline, mode))
     except PolicyError as exc:
         raise PolicyError(f"--baseline: {exc}") from None
     return unique(chosen)
@@ -191,7 +190,7 @@ def _expand_grid(grid: dict[str, Any], mode: Mode, where: str) -> list[Policy]:
         for det, value, sel, options in itertools.product(overloads, values, selections, placement_grid):
             name = f"{det}-{sel}-{_format_number(value)}"
             try:
-                policy = parse_policy(name, mode, placer_options=options)
+                policy = named_policy(name, mode, placement=options)
             except PolicyError as exc:
                 raise SweepError(f"{where}: {exc}") from None
             if options:
@@ -210,7 +209,8 @@ def _expand_grid(grid: dict[str, Any], mode: Mode, where: str) -> list[Policy]:
         overloads, overload_grid, selections, selection_grid, placements, placement_grid
     ):
         try:
-            out.append(custom_policy(det, o_params, sel, s_params, place, p_params, mode))
+            spec = custom_spec(Component(det, o_params), Component(sel, s_params), Component(place, p_params))
+            out.append(build_policy(spec, mode))
         except PolicyError as exc:
             raise SweepError(f"{where}: {exc}") from None
     return out

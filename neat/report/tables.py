@@ -13,9 +13,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
+from neat.decision.policy import Policy
 from neat.report.record import SERIES
 from neat.report.runner import Day, MatrixRun
-from neat.simulation.policies import Policy
 
 #: The multiplication sign and the display units of the field's scaled metrics.
 TIMES = "\u00d7"

@@ -13,7 +13,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from neat.service.config import ConfigError, ServiceConfig, load_config
+from neat.config import ConfigError, ServiceConfig, load_config
 
 
 class ServiceError(click.ClickException):
@@ -241,8 +241,8 @@ def status_cmd(config_path: Path | None, as_json: bool) -> None:
 def _last_day_energy(store: Any, config: ServiceConfig) -> Any:
     from datetime import UTC, datetime, timedelta
 
+    from neat.config import DEFAULT_POWER_W
     from neat.service.energy import estimate_energy
-    from neat.service.global_manager import DEFAULT_POWER_W
 
     until = datetime.now(UTC)
     samples = int(24 * 3600 / config.collect_interval_s) + 2
@@ -265,9 +265,9 @@ def energy_cmd(config_path: Path | None, hours: float, as_json: bool) -> None:
     """Energy used and saved (against every host awake) over a period, from recorded power states."""
     from datetime import UTC, datetime, timedelta
 
+    from neat.config import DEFAULT_POWER_W
     from neat.db.store import Store
     from neat.service.energy import estimate_energy
-    from neat.service.global_manager import DEFAULT_POWER_W
 
     if hours <= 0:
         raise ServiceError(f"--hours must be > 0; got {hours}")

@@ -4,10 +4,13 @@ One cycle (:meth:`GlobalManager.cycle`):
 
 1. hold the leader lease (a single active global manager; a standby waits for it to expire);
 2. read the cloud's hosts and servers and sync them into the database;
-3. load the newest ``history_window`` samples of every VM into arrays;
-4. run the shared decision pipeline (:func:`neat.pipeline.decide`);
-5. turn the decision into safe, limited actions (:mod:`neat.service.planner`) and store the plan;
-6. unless it is a dry run, execute it (:mod:`neat.service.executor`), recording every action.
+3. build the decision's inputs: the hosts' capacities and power tables (configured profiles over
+   Nova's inventory), the newest ``history_window`` samples of every VM and every host (NaN-padded,
+   with their counts: a real 0 % is a sample), each VM's migration time from its flavor's RAM and the
+   link, and the limits' masks (exclusions, cooldown, busy servers, disabled hosts);
+4. :func:`neat.decision.decide` and :func:`neat.decision.plan`, the simulator's own;
+5. store the plan; unless it is a dry run, execute it (:class:`neat.execution.executor.Executor` on
+   :class:`neat.service.nova.NovaCompute`), recording every action.
 """
 
 from __future__ import annotations
@@ -23,23 +26,16 @@ from typing import Any, Protocol
 import numpy as np
 
 from algorithms.base import HostTable
-from algorithms.power import linear_power_table
+from neat.config import ServiceConfig
 from neat.db.records import ActionSpec, HostInfo, PlanRecord, VmInfo
 from neat.db.store import Store
+from neat.decision import Decision, DecisionInputs, Plan, allowed, decide, plan
+from neat.decision.migration import migration_time_s
+from neat.execution.executor import COMPLETED, DISABLE, ENABLE, MIGRATE, Action, Compute, Executor, Outcome
 from neat.openstack.records import ComputeHost, Server, ServerGroup
-from neat.pipeline import DecisionContext, decide
-from neat.service import planner
-from neat.service.config import ServiceConfig
-from neat.service.executor import COMPLETED, Compute, Executor, Outcome
 from neat.service.power_manager import PowerManager
-from neat.simulation.guard import host_histories, trimmed_length
-from neat.simulation.modes import NEAT
-from neat.simulation.policies import Policy
 
 log = logging.getLogger(__name__)
-
-#: Power table used for every host when the configuration gives none (only ratios matter to PABFD).
-DEFAULT_POWER_W = linear_power_table(100.0, 200.0)
 
 
 class Cloud(Protocol):
@@ -79,6 +75,20 @@ class StoreActionLog:
         self.store.finish_action(self.ids[index], final, error=message)  # type: ignore[arg-type]
 
 
+@dataclass(frozen=True)
+class CloudView:
+    """One cycle's reading of the cloud, indexed: hosts and servers in the order of the decision's arrays."""
+
+    hosts: tuple[ComputeHost, ...]
+    servers: tuple[Server, ...]
+    inputs: DecisionInputs
+    anti_affinity: tuple[np.ndarray, ...]
+
+    @property
+    def host_names(self) -> list[str]:
+        return [h.name for h in self.hosts]
+
+
 class GlobalManager:
     """Decides and applies consolidation plans for one cloud."""
 
@@ -91,14 +101,9 @@ class GlobalManager:
         self.cloud = cloud
         self.compute = compute
         self.holder = f"{socket.gethostname()}:{os.getpid()}"
-        self.policy = Policy(
-            name="service",
-            kind="dynamic",
-            detector=config.detector(),
-            selector=config.selector(),
-            placer=config.placer(),
-        )
-        self.detector_state: Any = None
+        self.policy = config.policy()
+        self.rng = np.random.default_rng()
+        self._state: tuple[tuple[str, ...], Any] = ((), None)  # the detector's state, by host list
 
     # -- one cycle ------------------------------------------------------------------------------
     def cycle(self, *, dry_run: bool = False, now: datetime | None = None) -> CycleResult:
@@ -127,67 +132,125 @@ class GlobalManager:
         hosts = list(self.cloud.hosts())
         servers = [s for s in self.cloud.servers() if s.host is not None]
         self._sync_inventory(hosts, servers)
-        moves, overloaded = self._decide(hosts, servers)
-        groups = {g.id for g in self.cloud.server_groups() if g.anti_affinity}
-        last_migrated = self._last_migrations()
-        draft = planner.plan_actions(
-            moves,
-            [planner.HostInfo(h.name, enabled=h.enabled, up=h.up and not h.forced_down) for h in hosts],
-            [
-                planner.ServerInfo(
-                    s.id,
-                    s.host or "",
-                    metadata=s.metadata,
-                    anti_affinity_groups=frozenset(g for g in s.server_groups if g in groups),
-                    last_migrated_at=last_migrated.get(s.id),
-                )
-                for s in servers
-            ],
-            self.config.limits,
-            at,
+        view = self.read(hosts, servers, at)
+        decision = self.decide(view)
+        planned = plan(decision, view.inputs, self.config.limits, anti_affinity=view.anti_affinity)
+        names, ids = view.host_names, [s.id for s in view.servers]
+        skipped = tuple(
+            (ids[v], why) for v, why in zip(planned.dropped_vms.tolist(), planned.dropped_reasons, strict=True)
         )
-        relieved = {a.host for a in draft.migrations}
-        stuck_servers = [s for s in servers if s.host in overloaded and s.host not in relieved]
+        relieved = {names[h] for h in planned.sources.tolist()}
+        overloaded = {names[h] for h in np.flatnonzero(decision.overloaded)}
+        stuck_servers = [s for s in view.servers if s.host in overloaded and s.host not in relieved]
         stuck = (max(s.vcpus for s in stuck_servers), max(s.ram_mb for s in stuck_servers)) if stuck_servers else None
+        actions = named_actions(planned, names, ids)
         specs = [
-            ActionSpec(kind=a.kind, host=a.host, vm_uuid=a.server or None, target_host=a.target or None)
-            for a in draft.actions
+            ActionSpec(
+                kind=a.kind,
+                host=str(a.host),
+                vm_uuid=str(a.server) if a.server is not None else None,
+                target_host=str(a.target) if a.target is not None else None,
+            )
+            for a in actions
         ]
-        plan = self.store.create_plan(specs, created_by=self.holder, lease_term=term, at=at)
-        if dry_run or not draft.actions:
+        record = self.store.create_plan(specs, created_by=self.holder, lease_term=term, at=at)
+        if dry_run or not actions:
             note = "dry run" if dry_run else "nothing to do"
-            return CycleResult(plan, skipped=draft.skipped, note=note, stuck=stuck)
-        outcomes = self.apply(plan)
+            return CycleResult(record, skipped=skipped, note=note, stuck=stuck)
+        outcomes = self.apply(record)
         if self.power is not None:
-            self._suspend_drained(plan, outcomes)
-        return CycleResult(self.store.plan(plan.id), tuple(outcomes), draft.skipped, stuck=stuck)
+            self._suspend_drained(record, outcomes)
+        return CycleResult(self.store.plan(record.id), tuple(outcomes), skipped, stuck=stuck)
 
+    # -- reading and deciding -------------------------------------------------------------------
+    def read(self, hosts: Sequence[ComputeHost], servers: Sequence[Server], at: datetime) -> CloudView:
+        """The decision's inputs from the cloud's inventory, the stored samples and the configuration."""
+        config = self.config
+        hosts = tuple(sorted(hosts, key=lambda h: h.name))
+        index = {h.name: i for i, h in enumerate(hosts)}
+        servers = tuple(s for s in servers if s.host in index)
+        profiles = [config.profile(h.name) for h in hosts]
+        cores = np.array([p.cores or max(h.vcpus, 1) for p, h in zip(profiles, hosts, strict=True)], dtype=np.float64)
+        core_mips = np.array([p.core_mips for p in profiles], dtype=np.float64)
+        table = HostTable(
+            cpu_mips=cores * core_mips,
+            pe_mips=core_mips,
+            ram_mb=np.array([p.ram_mb or max(h.memory_mb, 1) for p, h in zip(profiles, hosts, strict=True)]),
+            power_w=np.stack([p.power_w for p in profiles]) if profiles else np.zeros((0, 11)),
+        )
+        link = np.array([p.link_mbit_s for p in profiles], dtype=np.float64)
+        vm_host = np.array([index[s.host or ""] for s in servers], dtype=np.intp)
+        ids = [s.id for s in servers]
+        windows = self.store.vm_windows(config.history_window, vms=ids) if ids else None
+        host_windows = self.store.host_windows(config.history_window, hosts=list(index)) if hosts else None
+        vm_ram = np.array([max(s.ram_mb, 1) for s in servers], dtype=np.float64)
+        groups = {g.id: g for g in self.cloud.server_groups() if g.anti_affinity}
+        members: dict[str, list[int]] = {}
+        for v, s in enumerate(servers):
+            for g in s.server_groups:
+                if g in groups:
+                    members.setdefault(g, []).append(v)
+        usable = np.array([h.usable for h in hosts], dtype=np.bool_)
+        movable, source_ok, target_ok = allowed(
+            config.limits,
+            host_names=list(index),
+            vm_names=ids,
+            host_usable=usable,
+            vm_busy=np.array([s.busy for s in servers], dtype=np.bool_),
+            vm_tagged=np.array([config.limits.exclude_metadata_key in s.metadata for s in servers], dtype=np.bool_),
+            vm_last_migrated_s=self._last_migrations(ids, at),
+            now_s=at.timestamp(),
+        )
+        window = config.history_window
+        inputs = DecisionInputs(
+            hosts=table,
+            vm_host=vm_host,
+            vm_mips=np.array([max(s.vcpus, 1) for s in servers], dtype=np.float64) * core_mips[vm_host],
+            vm_ram_mb=vm_ram,
+            vm_history=windows.utilization if windows is not None else np.zeros((0, window)),
+            vm_n_valid=windows.n_valid if windows is not None else np.zeros(0, dtype=np.intp),
+            vm_migration_time_s=migration_time_s(vm_ram, link[vm_host]),
+            interval_s=config.decide_interval_s,
+            host_history=host_windows.utilization if host_windows is not None else None,
+            host_n_valid=host_windows.n_valid if host_windows is not None else None,
+            vm_movable=movable,
+            host_source_allowed=source_ok,
+            host_target_allowed=target_ok,
+        )
+        anti_affinity = tuple(np.array(v, dtype=np.intp) for v in members.values())
+        return CloudView(hosts, servers, inputs, anti_affinity)
+
+    def decide(self, view: CloudView) -> Decision:
+        """:func:`neat.decision.decide` with the detector's state kept between cycles (reset when the hosts change)."""
+        names = tuple(view.host_names)
+        state = self._state[1] if self._state[0] == names else None
+        decision = decide(view.inputs, self.policy, state, rng=self.rng)
+        self._state = (names, decision.detector_state)
+        return decision
+
+    # -- acting ---------------------------------------------------------------------------------
     def _suspend_drained(self, plan: PlanRecord, outcomes: Sequence[Outcome]) -> None:
         assert self.power is not None
         for outcome in outcomes:
-            if outcome.action.kind == planner.DISABLE and outcome.status == COMPLETED:
-                moved = [
-                    a.vm_uuid or "" for a in plan.actions if a.kind == planner.MIGRATE and a.host == outcome.action.host
-                ]
-                result = self.power.suspend(outcome.action.host, moved)
+            if outcome.action.kind == DISABLE and outcome.status == COMPLETED:
+                moved = [a.vm_uuid or "" for a in plan.actions if a.kind == MIGRATE and a.host == outcome.action.host]
+                result = self.power.suspend(str(outcome.action.host), moved)
                 log.info("suspend %s: %s (%s)", result.host, "done" if result.ok else "not done", result.detail)
 
     def apply(self, plan: PlanRecord) -> list[Outcome]:
         """Execute a stored plan's actions (all of them, in order)."""
-        actions = [
-            planner.PlannedAction(a.kind, host=a.host, server=a.vm_uuid or "", target=a.target_host or "")
-            for a in plan.actions
-        ]
+        actions = [Action(a.kind, host=a.host, server=a.vm_uuid, target=a.target_host) for a in plan.actions]
         executor = Executor(self.compute, StoreActionLog(self.store, plan), self.config.limits)
         return executor.apply(actions)
 
     # -- steps ----------------------------------------------------------------------------------
     def _sync_inventory(self, hosts: Sequence[ComputeHost], servers: Sequence[Server]) -> None:
-        core_mips = self.config.core_mips
+        config = self.config
+        core_mips = {h.name: config.profile(h.name).core_mips for h in hosts}
         self.store.upsert_hosts(
             HostInfo(
                 name=h.name,
-                cpu_mips=max(h.vcpus, 1) * core_mips,
+                cpu_mips=max(h.vcpus, 1) * core_mips[h.name],
                 cores=max(h.vcpus, 1),
                 ram_mb=max(h.memory_mb, 1),
                 service_state="enabled" if h.enabled else "disabled",
@@ -200,60 +263,29 @@ class GlobalManager:
                 host=s.host,
                 ram_mb=max(s.ram_mb, 1),
                 vcpus=max(s.vcpus, 1),
-                cpu_mips=max(s.vcpus, 1) * core_mips,
+                cpu_mips=max(s.vcpus, 1) * core_mips.get(s.host or "", config.profiles[-1].core_mips),
             )
             for s in servers
         )
 
-    def _decide(
-        self, hosts: Sequence[ComputeHost], servers: Sequence[Server]
-    ) -> tuple[list[tuple[str, str]], set[str]]:
-        """Run the shared pipeline on the usable hosts; (server id, target) in decision order, overloaded hosts."""
-        usable = [h for h in hosts if h.usable and h.name not in self.config.limits.exclude_hosts]
-        if not usable or not servers:
-            return [], set()
-        names = [h.name for h in usable]
-        index = {n: i for i, n in enumerate(names)}
-        core_mips = self.config.core_mips
-        cores = np.array([max(h.vcpus, 1) for h in usable], dtype=np.float64)
-        table = HostTable(
-            cpu_mips=cores * core_mips,
-            pe_mips=np.full(len(usable), core_mips),
-            ram_mb=np.array([max(h.memory_mb, 1) for h in usable], dtype=np.float64),
-            power_w=np.tile(DEFAULT_POWER_W, (len(usable), 1)),
-        )
-        ids = [s.id for s in servers]
-        windows = self.store.vm_windows(self.config.history_window, vms=ids)
-        history = np.nan_to_num(windows.utilization, nan=0.0)
-        n_valid = windows.n_valid.astype(np.intp)
-        vm_mips = np.array([max(s.vcpus, 1) * core_mips for s in servers], dtype=np.float64)
-        vm_ram = np.array([max(s.ram_mb, 1) for s in servers], dtype=np.float64)
-        vm_host = np.array([index.get(s.host or "", -1) for s in servers], dtype=np.intp)
-        context = DecisionContext(
-            policy=self.policy,
-            mode=NEAT,
-            hosts=table,
-            vm_mips=vm_mips,
-            vm_ram_mb=vm_ram,
-            migration_steps_per_host=np.zeros(len(usable)),
-        )
-        host_history = host_histories(vm_host, history, vm_mips, table.cpu_mips)
-        assert self.policy.detector is not None
-        overloaded, _ = self.policy.detector.evaluate(
-            host_history, trimmed_length(host_history), context.migration_steps(), self.detector_state
-        )
-        decision = decide(context, vm_host, history, n_valid, detector_state=self.detector_state)
-        self.detector_state = decision.detector_state
-        moves = [(ids[v], names[t]) for v, t in zip(decision.vms.tolist(), decision.targets.tolist(), strict=True)]
-        return moves, {names[i] for i in np.flatnonzero(overloaded)}
-
-    def _last_migrations(self) -> dict[str, datetime]:
-        """When each VM last finished a successful migration, from the stored plans."""
-        last: dict[str, datetime] = {}
-        for plan in self.store.plans(limit=50):
-            for action in plan.actions:
-                if action.kind == planner.MIGRATE and action.status == "succeeded" and action.vm_uuid:
+    def _last_migrations(self, ids: Sequence[str], at: datetime) -> np.ndarray:
+        """When each VM last finished a successful migration (epoch seconds, NaN: not recently)."""
+        last: dict[str, float] = {}
+        for record in self.store.plans(limit=50):
+            for action in record.actions:
+                if action.kind == MIGRATE and action.status == "succeeded" and action.vm_uuid:
                     when = action.finished_at
-                    if when is not None and (action.vm_uuid not in last or when > last[action.vm_uuid]):
-                        last[action.vm_uuid] = when
-        return last
+                    if when is not None:
+                        last[action.vm_uuid] = max(last.get(action.vm_uuid, -np.inf), when.timestamp())
+        return np.array([last.get(i, np.nan) for i in ids], dtype=np.float64)
+
+
+def named_actions(planned: Plan, host_names: Sequence[str], server_ids: Sequence[str]) -> list[Action]:
+    """A plan's actions with the cloud's names: wakes (enable), migrations, disables."""
+    actions = [Action(ENABLE, host_names[h]) for h in planned.wakes.tolist()]
+    actions += [
+        Action(MIGRATE, host_names[s], server_ids[v], host_names[t])
+        for v, s, t in zip(planned.vms.tolist(), planned.sources.tolist(), planned.targets.tolist(), strict=True)
+    ]
+    actions += [Action(DISABLE, host_names[h]) for h in planned.disables.tolist()]
+    return actions

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from neat.execution.executor import MigrationTimedOut, SchedulerRejected, ServerBusy
 from neat.openstack.client import NovaClient
 from neat.openstack.errors import Conflict, NotFound, NoValidHost
 from neat.openstack.errors import MigrationTimeout as NovaMigrationTimeout
-from neat.service.executor import Busy, MigrationTimeout, SchedulerRejected
 
 
 class NovaCompute:
-    """Implements :class:`neat.service.executor.Compute` with Nova's API."""
+    """Implements :class:`neat.execution.executor.Compute` with Nova's API."""
 
     def __init__(self, client: NovaClient, *, poll_s: float = 1.0) -> None:
         self.client = client
@@ -38,7 +38,7 @@ class NovaCompute:
         except NoValidHost as exc:
             raise SchedulerRejected(str(exc)) from exc
         except Conflict as exc:
-            raise Busy(str(exc)) from exc
+            raise ServerBusy(str(exc)) from exc
 
     def wait_migration(self, server_id: str, timeout_s: float) -> str:
         try:
@@ -46,7 +46,7 @@ class NovaCompute:
                 server_id, timeout_s, self.poll_s, newer_than=self._last_record.get(server_id)
             )
         except NovaMigrationTimeout as exc:
-            raise MigrationTimeout(str(exc)) from exc
+            raise MigrationTimedOut(str(exc)) from exc
         return record.status
 
     def servers_on(self, host: str) -> Sequence[str]:
@@ -54,3 +54,6 @@ class NovaCompute:
 
     def disable_host(self, host: str, reason: str) -> None:
         self.client.disable_service(host, reason)
+
+    def enable_host(self, host: str) -> None:
+        self.client.enable_service(host)

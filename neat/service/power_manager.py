@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
+from neat.config import PowerSettings
 from neat.db.store import Store
 from neat.openstack.records import ComputeHost, Migration, Server
 from neat.power.base import PowerDriver, transition
@@ -43,19 +44,6 @@ class PowerCloud(Protocol):
     def migration(self, server_id: str) -> Migration | None: ...
 
     def enable_service(self, host: str) -> object: ...
-
-
-@dataclass(frozen=True)
-class PowerSettings:
-    """Power management settings ([power] in the configuration)."""
-
-    min_awake_s: float = 1800.0
-    min_asleep_s: float = 600.0
-    wake_timeout_s: float = 300.0
-    power_timeout_s: float = 120.0
-    poll_s: float = 2.0
-    retries: int = 2
-    sleep_w: float = 5.0
 
 
 @dataclass(frozen=True)

@@ -17,10 +17,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from algorithms.power import power_w
+from neat.constants import J_PER_KWH
 from neat.simulation.allocation import HostState
-
-J_PER_KWH = 3.6e6
 
 
 class Accounting:
@@ -44,8 +42,8 @@ class Accounting:
             return 0.0
         # a host off at the start draws nothing; one that goes off during the interval is
         # integrated down to its idle power (the power curve at 0 %), as CloudSim does
-        p_start = power_w(self.power_table_w, start.utilization)
-        p_end = power_w(self.power_table_w, end.utilization)
+        p_start = start.table_power_w(self.power_table_w)
+        p_end = end.table_power_w(self.power_table_w)
         energy = float(np.sum(np.where(start.active, (p_start + p_end) / 2.0 * duration_s, 0.0)))
         self.energy_j += energy
         active = start.active

@@ -9,11 +9,16 @@ away gets 90 % of its share on the source (the migration's performance cost); th
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 
+from algorithms._jit import COMPILED, kernel_jit
 from algorithms.power import power_w
+
+#: Compile this package's kernels, cached under a stamp of their files.
+jit = kernel_jit(Path(__file__).parent)
 
 #: Share of a migrating VM's demand still served on the source during the migration.
 MIGRATION_SOURCE_SHARE = 0.9
@@ -50,12 +55,112 @@ class HostState:
         result: NDArray[np.bool_] = self.allocated_mips > 0
         return result
 
+    def table_power_w(self, table_w: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Power of every host under ``table_w`` at its utilization, switched off or not (computed once)."""
+        cached = self.__dict__.get("_table_power")
+        if cached is None or cached[0] is not table_w:
+            cached = (table_w, power_w(table_w, self.utilization))
+            object.__setattr__(self, "_table_power", cached)
+        result: NDArray[np.float64] = cached[1]
+        return result
+
     def power_w(self, table_w: NDArray[np.float64]) -> NDArray[np.float64]:
         """Power of every host, 0 W for a host with nothing allocated (switched off)."""
-        return np.where(self.active, power_w(table_w, self.utilization), 0.0)
+        return np.where(self.active, self.table_power_w(table_w), 0.0)
 
 
 def allocate(
+    vm_requested_mips: NDArray[np.float64],
+    vm_host: NDArray[np.intp],
+    host_capacity_mips: NDArray[np.float64],
+    host_pe_mips: NDArray[np.float64],
+    migrating_vm: NDArray[np.intp],
+    migrating_target: NDArray[np.intp],
+) -> HostState:
+    """Share every host's CPU among its VMs (:func:`allocate_numpy`, compiled where numba is)."""
+    if not COMPILED:  # pragma: no cover - exercised only where numba is missing
+        return allocate_numpy(
+            vm_requested_mips, vm_host, host_capacity_mips, host_pe_mips, migrating_vm, migrating_target
+        )
+    arrays = _allocate(
+        vm_requested_mips,
+        vm_host,
+        host_capacity_mips,
+        host_pe_mips,
+        np.asarray(migrating_vm, dtype=np.intp),
+        np.asarray(migrating_target, dtype=np.intp),
+    )
+    return HostState(*arrays)
+
+
+@jit
+def _allocate(
+    vm_requested_mips: NDArray[np.float64],
+    vm_host: NDArray[np.intp],
+    host_capacity_mips: NDArray[np.float64],
+    host_pe_mips: NDArray[np.float64],
+    migrating_vm: NDArray[np.intp],
+    migrating_target: NDArray[np.intp],
+) -> tuple[
+    NDArray[np.float64],
+    NDArray[np.float64],
+    NDArray[np.float64],
+    NDArray[np.float64],
+    NDArray[np.float64],
+    NDArray[np.bool_],
+]:
+    """:func:`allocate_numpy` as loops over its entries in the same order, with the same operations."""
+    n_hosts, n_vms, n_moving = host_capacity_mips.shape[0], vm_requested_mips.shape[0], migrating_vm.shape[0]
+    migrating = np.zeros(n_vms, dtype=np.bool_)
+    for i in range(n_moving):
+        migrating[migrating_vm[i]] = True
+    total = np.zeros(n_hosts)
+    # entries: every placed VM on its host (in VM order), then every migration on its target
+    for v in range(n_vms):
+        h = vm_host[v]
+        if h >= 0:
+            total[h] += min(vm_requested_mips[v], host_pe_mips[h])
+    for i in range(n_moving):
+        h = migrating_target[i]
+        total[h] += min(vm_requested_mips[migrating_vm[i]], host_pe_mips[h]) * MIGRATION_TARGET_SHARE
+    factor = np.ones(n_hosts)
+    over = total > host_capacity_mips
+    for h in range(n_hosts):
+        if over[h]:
+            factor[h] = host_capacity_mips[h] / total[h]
+    host_allocated = np.zeros(n_hosts)
+    host_requested = np.zeros(n_hosts)
+    vm_allocated = np.zeros(n_vms)
+    vm_requested = np.zeros(n_vms)
+    for v in range(n_vms):
+        h = vm_host[v]
+        if h < 0:
+            continue
+        requested = vm_requested_mips[v]
+        capped = min(requested, host_pe_mips[h])
+        share = MIGRATION_SOURCE_SHARE if migrating[v] else 1.0
+        allocated = np.floor(capped * factor[h] * share) if over[h] else capped * share
+        host_allocated[h] += allocated / MIGRATION_SOURCE_SHARE if migrating[v] else allocated
+        host_requested[h] += requested
+        vm_allocated[v] = allocated
+        vm_requested[v] = requested
+    for i in range(n_moving):
+        h = migrating_target[i]
+        requested = vm_requested_mips[migrating_vm[i]]
+        capped = min(requested, host_pe_mips[h])
+        if over[h]:
+            host_allocated[h] += np.floor(capped * MIGRATION_TARGET_SHARE * factor[h])
+        else:
+            host_allocated[h] += capped * MIGRATION_TARGET_SHARE
+        host_requested[h] += requested
+    utilization = host_allocated / host_capacity_mips
+    for h in range(n_hosts):
+        if 1.0 < utilization[h] < 1.01:
+            utilization[h] = 1.0
+    return utilization, host_allocated, host_requested, vm_allocated, vm_requested, migrating
+
+
+def allocate_numpy(
     vm_requested_mips: NDArray[np.float64],
     vm_host: NDArray[np.intp],
     host_capacity_mips: NDArray[np.float64],

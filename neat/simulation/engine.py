@@ -1,134 +1,72 @@
-"""The trace-driven simulator: every interval, detect, select, place, migrate, and account.
+"""The trace-driven simulator: a clock, a simulated compute, and the accounting.
 
 Timeline (CloudSim's, which the standard benchmark fixes): VMs are created at t = 0 at their full
-MIPS; hosts are updated and a decision round runs at t = interval * k + 0.1 for k = 1 .. n_steps - 1;
-migrations start at the decision instant and end RAM / (bandwidth / 2) seconds later, when all
-hosts are updated again. Energy and SLA are accounted between successive updates.
+MIPS; at t = interval * k + 0.1 for k = 1 .. n_steps - 1 the hosts are updated and a cycle runs:
+the same :func:`~neat.decision.decide.decide` and :func:`~neat.decision.plan.plan` as the service's,
+then the service's :class:`~neat.execution.executor.Executor` on a
+:class:`~neat.simulation.compute.SimulatedCompute`. Migrations take RAM / (bandwidth / 2) seconds of
+simulated time; the executor's waits move the clock. Energy and SLA are accounted between
+successive changes of the placement (:class:`~neat.simulation.accounting.Accounting`). A cycle
+still executing at the next decision instant makes the simulator skip that decision, as the
+service's scheduler does.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from algorithms.base import HostTable, PlacementRequest
+from neat.constants import J_PER_KWH
+from neat.decision.creation import place_at_creation
+from neat.decision.decide import decide
+from neat.decision.inputs import DecisionInputs, PhaseTimes
+from neat.decision.limits import Limits
+from neat.decision.migration import migration_time_s
+from neat.decision.plan import Plan, allowed, plan
+from neat.decision.policy import Policy
+from neat.execution.executor import DISABLE, ENABLE, MIGRATE, Action, Executor, NullLog
 from neat.scenario import Scenario
 from neat.simulation.accounting import Accounting
 from neat.simulation.allocation import HostState, allocate
-from neat.simulation.decision import plan_round
-from neat.simulation.guard import DetectorGuard, host_histories, trimmed_length
+from neat.simulation.compute import SimulatedCompute
 from neat.simulation.lower_bound import host_kinds, lower_bound_power
-from neat.simulation.modes import Mode
-from neat.simulation.policies import Policy
+from neat.simulation.results import SERIES, SimulationResult
 from neat.traces import TraceSet
 
 #: Decision instants are offset from the sample instants by this much (CloudSim's event timing).
 DECISION_OFFSET_S = 0.1
 #: Newest samples of a VM's utilization history kept for the detectors.
 HISTORY_WINDOW = 30
-MBIT_PER_MB = 8.0
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.intp]
 
 
 class CapacityError(ValueError):
     """The VMs cannot all be created: the data center is too small for the workload."""
 
 
-@dataclass
-class PhaseTimes:
-    """Wall time spent per phase, in seconds."""
-
-    detection_s: float = 0.0
-    selection_s: float = 0.0
-    placement_s: float = 0.0
-    accounting_s: float = 0.0
-
-    def as_dict(self) -> dict[str, float]:
-        return {k: round(v, 4) for k, v in self.__dict__.items()}
-
-
-class DerivedMetrics:
-    """The metrics derived from energy, its bound, SLATAH and PDM (for every result record)."""
-
-    energy_kwh: float
-    energy_lower_bound_kwh: float
-    slatah: float
-    pdm: float
-
-    @property
-    def gap_to_bound(self) -> float:
-        return self.energy_kwh / self.energy_lower_bound_kwh - 1.0 if self.energy_lower_bound_kwh > 0 else 0.0
-
-    @property
-    def slav(self) -> float:
-        return self.slatah * self.pdm
-
-    @property
-    def esv(self) -> float:
-        return self.energy_kwh * self.slav
-
-
-@dataclass
-class SimulationResult(DerivedMetrics):
-    """What one run of one policy produced."""
-
-    policy: str
-    mode: str
-    vms: int
-    hosts: int
-    steps: int
-    energy_kwh: float
-    energy_lower_bound_kwh: float
-    slatah: float
-    slatah_mean_per_host: float
-    pdm: float
-    pdm_mean_per_vm: float
-    migrations: int
-    host_shutdowns: int
-    mean_time_before_host_shutdown_s: float
-    wall_time_s: float
-    phases: PhaseTimes
-    series: dict[str, NDArray[Any]] = field(default_factory=dict)
-
-    def summary(self) -> dict[str, Any]:
-        """The JSON record: fractions, not percents."""
-        return {
-            "policy": self.policy,
-            "mode": self.mode,
-            "vms": self.vms,
-            "hosts": self.hosts,
-            "steps": self.steps,
-            "energy_kwh": round(self.energy_kwh, 4),
-            "energy_lower_bound_kwh": round(self.energy_lower_bound_kwh, 4),
-            "gap_to_bound": round(self.gap_to_bound, 6),
-            "slatah": self.slatah,
-            "slatah_mean_per_host": self.slatah_mean_per_host,
-            "pdm": self.pdm,
-            "pdm_mean_per_vm": self.pdm_mean_per_vm,
-            "slav": self.slav,
-            "esv": self.esv,
-            "migrations": self.migrations,
-            "host_shutdowns": self.host_shutdowns,
-            "mean_time_before_host_shutdown_s": round(self.mean_time_before_host_shutdown_s, 2),
-            "wall_time_s": round(self.wall_time_s, 3),
-            "phase_times_s": self.phases.as_dict(),
-        }
-
-
 class Simulation:
-    """One policy on one trace set in one scenario."""
+    """One policy on one trace set in one scenario.
 
-    def __init__(self, traces: TraceSet, scenario: Scenario, policy: Policy, mode: Mode, *, seed: int = 0) -> None:
+    ``limits`` (default: the scenario's, unlimited unless it has a ``[limits]`` table) are the
+    service's safety limits, applied by the same planner and executor.
+    """
+
+    def __init__(
+        self, traces: TraceSet, scenario: Scenario, policy: Policy, *, seed: int = 0, limits: Limits | None = None
+    ) -> None:
         self.traces = traces
         self.scenario = scenario
         self.policy = policy
-        self.mode = mode
+        self.mode = policy.mode
+        self.limits = scenario.limits if limits is None else limits
         self.rng = np.random.default_rng(seed)
-        self.hosts: HostTable = scenario.hosts()
+        self.hosts = scenario.hosts()
         self.interval_s = float(traces.interval_s)
         vm_type = scenario.vm_type_index(traces.n_vms)
         self.vm_mips = np.array([scenario.vm_types[k].mips for k in vm_type], dtype=np.float64)
@@ -138,12 +76,21 @@ class Simulation:
         self.n_vms = traces.n_vms
         self.n_hosts = self.hosts.cpu_mips.shape[0]
         self.host_bandwidth_mbit_s = scenario.host_bandwidth_mbit_s()
+        self.host_names = tuple(f"host-{i}" for i in range(self.n_hosts))
         self.phases = PhaseTimes()
         self.host_kinds = host_kinds(scenario)
+        self._utilization_cache: tuple[float, FloatArray] = (-1.0, np.zeros(0))
 
     # -- utilization -------------------------------------------------------------------------
-    def utilization_at(self, time_s: float) -> NDArray[np.float64]:
-        """Every VM's utilization at ``time_s``, linear between samples; shape (n_vms,)."""
+    def utilization_at(self, time_s: float) -> FloatArray:
+        """Every VM's utilization at ``time_s``, linear between samples; shape (n_vms,) (do not modify)."""
+        if self._utilization_cache[0] == time_s:
+            return self._utilization_cache[1]
+        result = self._utilization_at(time_s)
+        self._utilization_cache = (time_s, result)
+        return result
+
+    def _utilization_at(self, time_s: float) -> FloatArray:
         position = time_s / self.interval_s
         low = int(np.floor(position))
         if low >= self.samples.shape[1] - 1:
@@ -154,215 +101,288 @@ class Simulation:
         # UtilizationModelPlanetLabInMemory's order of operations
         high = int(np.ceil(position))
         delta = (self.samples[:, high] - u0) / ((high - low) * self.interval_s)
-        result: NDArray[np.float64] = u0 + delta * (time_s - low * self.interval_s)
+        result: FloatArray = u0 + delta * (time_s - low * self.interval_s)
         return result
 
-    def _state(
-        self, time_s: float, vm_host: NDArray[np.intp], moving: NDArray[np.intp], targets: NDArray[np.intp]
-    ) -> HostState:
-        requested = self.utilization_at(time_s) * self.vm_mips
-        return allocate(requested, vm_host, self.hosts.cpu_mips, self.hosts.pe_mips, moving, targets)
+    def vm_steps(self) -> FloatArray:
+        """Each VM's migration horizon in steps, off a host of its type's link (for creation)."""
+        link = float(self.host_bandwidth_mbit_s.min()) if self.n_hosts else 1.0
+        return self.mode.migration_steps(migration_time_s(self.vm_ram_mb, link), self.interval_s)
 
     # -- initial placement -------------------------------------------------------------------
-    def initial_placement(self) -> NDArray[np.intp]:
-        """Create VMs in index order at full MIPS: first fit (npa, dvfs) or the policy's placer."""
-        from neat.simulation.creation import place_at_creation
-
-        placed = place_at_creation(self)  # the compiled loop, where it applies
-        if placed is not None:
-            missing = np.flatnonzero(placed < 0)
-            if missing.size:
-                vm = int(missing[0])
-                raise CapacityError(
-                    f"VM {vm} ({self.traces.names[vm]}) fits on no host at creation: "
-                    f"the data center is too small for the workload"
-                )
-            return placed
-        n = self.n_vms
-        vm_host = np.full(n, -1, dtype=np.intp)
-        used_cpu = np.zeros(self.n_hosts)
-        used_ram = np.zeros(self.n_hosts)
-        policy = self.policy
-        guard = None
-        if policy.kind == "dynamic":
-            assert policy.detector is not None
-            # at creation a VM asks for its full MIPS and the VMs created before it for nothing
-            # (their workload has not started), so the overload check sees the new VM alone
-            guard = DetectorGuard(
-                policy.detector,
-                vm_history=np.ones((n, 1)),
-                vm_mips=self.vm_mips,
-                host_mips=self.hosts.cpu_mips,
-                host_history=np.zeros((self.n_hosts, 1)),
-                migration_time_steps=self.migration_steps(),
-                state=policy.detector.initial_state(self.n_hosts),
-                track_assignments=False,
+    def initial_placement(self) -> IntArray:
+        """Create VMs in index order at full MIPS with the policy's placer (baselines: first fit)."""
+        placed = place_at_creation(self.hosts, self.policy, self.vm_mips, self.vm_ram_mb, self.vm_steps())
+        missing = np.flatnonzero(placed < 0)
+        if missing.size:
+            vm = int(missing[0])
+            raise CapacityError(
+                f"VM {vm} ({self.traces.names[vm]}) fits on no host at creation: "
+                f"the data center is too small for the workload"
             )
-        for vm in range(n):
-            mips, ram = self.vm_mips[vm], self.vm_ram_mb[vm]
-            fits = (self.hosts.pe_mips >= mips) & (self.hosts.cpu_mips - used_cpu >= mips)
-            fits &= self.hosts.ram_mb - used_ram >= ram
-            if policy.kind != "dynamic":
-                candidates = np.flatnonzero(fits)
-                target = int(candidates[0]) if candidates.size else -1
-            else:
-                assert policy.placer is not None
-                request = PlacementRequest(
-                    vm_cpu_mips=np.array([mips]),
-                    vm_ram_mb=np.array([ram]),
-                    used_cpu_mips=used_cpu,
-                    used_ram_mb=used_ram,
-                    active=used_cpu > 0,
-                    allowed=np.ones(self.n_hosts, dtype=np.bool_),
-                    baseline_utilization=np.zeros(self.n_hosts) if self.mode.frozen_power_baseline else None,
-                )
-                assert guard is not None
-                guard.vm_ids = np.array([vm])
-                target = int(policy.placer.place(self.hosts, request, guard)[0])
-            if target < 0:
-                raise CapacityError(
-                    f"VM {vm} ({self.traces.names[vm]}) fits on no host at creation: "
-                    f"the data center is too small for the workload"
-                )
-            vm_host[vm] = target
-            used_cpu[target] += mips
-            used_ram[target] += ram
-        return vm_host
-
-    def migration_steps(self) -> NDArray[np.float64]:
-        """Regression horizon per host, in steps (the longest migration off it, in CloudSim: 1)."""
-        longest_s = float(self.vm_ram_mb.max()) * MBIT_PER_MB * 2 / self.host_bandwidth_mbit_s
-        steps = longest_s / self.interval_s
-        if self.mode.ceil_migration_steps:
-            steps = np.ceil(steps)
-        return np.asarray(steps, dtype=np.float64)
+        return placed
 
     # -- the run -----------------------------------------------------------------------------
     def run(self, progress: Callable[[int], None] | None = None) -> SimulationResult:
         started = time.perf_counter()
-        n_rounds = self.traces.n_steps - 1
-        vm_host = self.initial_placement()
-        vm_stamp = np.arange(self.n_vms, dtype=np.int64)  # order of VMs in their host's list
-        next_stamp = self.n_vms
-        vm_history = np.zeros((self.n_vms, HISTORY_WINDOW))
-        vm_history_len = np.zeros(self.n_vms, dtype=np.intp)
-        accounting = Accounting(self.n_hosts, self.n_vms, self.hosts.power_w)
-        detector_state = self.policy.detector.initial_state(self.n_hosts) if self.policy.detector else None
-        empty = np.zeros(0, dtype=np.intp)
-        last_time = 0.0
-        last_state: HostState | None = None
-        series: dict[str, list[float]] = {
-            k: []
-            for k in (
-                "time_s",
-                "active_hosts",
-                "power_w",
-                "overloaded_hosts",
-                "migrations",
-                "lower_bound_hosts",
-                "lower_bound_power_w",
-                "demand_mips",
+        return _Run(self, progress).result(started)
+
+
+class _Run:
+    """The state of one run: the clock, the compute, the ledger of the accounting, the series.
+
+    Implements :class:`neat.simulation.compute.Timeline`.
+    """
+
+    def __init__(self, sim: Simulation, progress: Callable[[int], None] | None) -> None:
+        self.sim = sim
+        self.progress = progress
+        mode = sim.mode
+        n_rounds = sim.traces.n_steps - 1
+        self.ticks = sim.interval_s * np.arange(1, n_rounds + 1) + DECISION_OFFSET_S
+        self.ticks_seen = 0  # ticks handled so far
+        self.cycle_running = False
+        self.compute = SimulatedCompute(
+            sim.initial_placement(),
+            sim.vm_ram_mb,
+            sim.hosts.ram_mb if mode.ram_constrains_migrations else None,
+            sim.host_bandwidth_mbit_s,
+            self,
+            chained_migrations=mode.overload_targets_may_be_evacuated,
+        )
+        self.executor = Executor(
+            self.compute,
+            NullLog(),
+            sim.limits,
+            retry_pause_s=0.0,
+            sleep=lambda _s: None,
+            clock=lambda: self.compute.clock_s,
+        )
+        self.accounting = Accounting(sim.n_hosts, sim.n_vms, sim.hosts.power_w)
+        self.vm_history = np.zeros((sim.n_vms, HISTORY_WINDOW))
+        self.vm_n_valid = np.zeros(sim.n_vms, dtype=np.intp)
+        self.detector_state: Any = None
+        # the ledger: the state at ledger_time (before its changes until recorded)
+        self.ledger_time: float | None = None
+        self.ledger_state: HostState | None = None
+        self.recorded = True
+        self.changed = False  # the placement changed since ledger_state was computed
+        self.series = {k: np.zeros(n_rounds) for k in SERIES}
+        self.series_row: int | None = None  # the tick whose state is recorded next
+        self.accounting_s = 0.0
+        self.run_loop(n_rounds)
+
+    # -- the loop ----------------------------------------------------------------------------
+    def run_loop(self, n_rounds: int) -> None:
+        for k in range(n_rounds):
+            if k < self.ticks_seen:
+                continue  # passed while a cycle was executing
+            now = float(self.ticks[k])
+            self.compute.advance_to(now)
+            self.observe(k, decide_now=True)
+            if self.progress is not None:
+                self.progress(k + 1)
+        self.close()
+
+    def observe(self, k: int, *, decide_now: bool) -> None:
+        """Tick ``k``: update the hosts, account, record the series and (``decide_now``) run a cycle."""
+        sim, compute = self.sim, self.compute
+        now = float(self.ticks[k])
+        self.ticks_seen = k + 1
+        t0 = time.perf_counter()
+        self.move_to(now)
+        assert self.ledger_state is not None
+        snapshot = self.ledger_state
+        u_now = sim.utilization_at(now)
+        if sim.mode.destroy_idle_vms:
+            # CloudSim removes every VM requesting 0 MIPS at an update, before the decision
+            idle = (u_now == 0) & (compute.vm_host >= 0)
+            idle[compute.migrating()] = False
+            compute.vm_host[idle] = -1
+        self.vm_history[:, :-1] = self.vm_history[:, 1:]
+        self.vm_history[:, -1] = u_now
+        self.vm_n_valid = np.minimum(self.vm_n_valid + 1, HISTORY_WINDOW)
+        alive = compute.vm_host >= 0  # CloudSim mode destroys idle VMs: they carry no demand any more
+        demand = float((u_now * sim.vm_mips)[alive].sum())
+        ram_demand = float(sim.mode.migration_ram_mb(sim.vm_ram_mb)[alive].sum())
+        lb_power, lb_hosts = lower_bound_power(demand, sim.host_kinds, ram_demand)
+        row = self.series
+        row["time_s"][k], row["lower_bound_hosts"][k], row["lower_bound_power_w"][k] = now, lb_hosts, lb_power
+        row["demand_mips"][k] = demand
+        self.series_row = k
+        self.accounting_s += time.perf_counter() - t0
+        if decide_now:
+            self.cycle(k, snapshot)
+        self.close()
+
+    def cycle(self, k: int, snapshot: HostState) -> None:
+        """Decide, plan and execute at tick ``k``."""
+        sim, compute = self.sim, self.compute
+        inputs = self.inputs(snapshot, float(self.ticks[k]))
+        decision = decide(inputs, sim.policy, self.detector_state, rng=sim.rng, phases=sim.phases)
+        self.detector_state = decision.detector_state
+        self.series["overloaded_hosts"][k] = int(decision.overloaded.sum())
+        if decision.n_moves == 0:
+            return
+        planned = plan(decision, inputs, sim.limits, host_asleep=compute.disabled)
+        before, accounted = compute.started, self.accounting_s
+        t0 = time.perf_counter()
+        self.cycle_running = True
+        try:
+            self.executor.apply(actions_of(planned))
+        finally:
+            self.cycle_running = False
+        sim.phases.execution_s += time.perf_counter() - t0 - (self.accounting_s - accounted)
+        self.series["migrations"][k] = compute.started - before
+
+    def inputs(self, snapshot: HostState, now: float) -> DecisionInputs:
+        """The decision's inputs from the compute's placement and the VMs' histories."""
+        sim, compute, limits = self.sim, self.compute, self.sim.limits
+        vm_host = compute.vm_host
+        link = sim.host_bandwidth_mbit_s[np.maximum(vm_host, 0)]
+        masks: tuple[Any, Any, Any] = (None, None, None)
+        restricted = limits.exclude_hosts or limits.exclude_vms or limits.vm_cooldown_s > 0
+        if restricted or compute.in_flight:
+            busy = np.zeros(sim.n_vms, dtype=np.bool_)
+            busy[compute.migrating()] = True
+            masks = allowed(
+                limits,
+                host_names=sim.host_names,
+                vm_names=sim.traces.names,
+                vm_busy=busy,
+                vm_last_migrated_s=compute.vm_last_migrated_s,
+                now_s=now,
             )
-        }
-        migrations_total = 0
-        for k in range(1, n_rounds + 1):
-            now = self.interval_s * k + DECISION_OFFSET_S
-            t0 = time.perf_counter()
-            state = self._state(now, vm_host, empty, empty)
-            if last_state is not None:
-                accounting.interval(last_state, state, now - last_time)
-            u_now = self.utilization_at(now)
-            if self.mode.destroy_idle_vms:
-                # CloudSim removes every VM requesting 0 MIPS at an update, before the decision
-                vm_host[(u_now == 0) & (vm_host >= 0)] = -1
-            vm_history[:, :-1] = vm_history[:, 1:]
-            vm_history[:, -1] = u_now
-            vm_history_len = np.minimum(vm_history_len + 1, HISTORY_WINDOW)
-            alive = vm_host >= 0  # CloudSim mode destroys idle VMs: they carry no demand any more
-            demand = float((u_now * self.vm_mips)[alive].sum())
-            ram_demand = float(self.vm_ram_mb[alive].sum()) if self.mode.ram_constrains_migrations else 0.0
-            lb_power, lb_hosts = lower_bound_power(demand, self.host_kinds, ram_demand)
-            self.phases.accounting_s += time.perf_counter() - t0
+        return DecisionInputs(
+            hosts=sim.hosts,
+            vm_host=vm_host,
+            vm_mips=sim.vm_mips,
+            vm_ram_mb=sim.vm_ram_mb,
+            vm_history=self.vm_history,
+            vm_n_valid=self.vm_n_valid,
+            vm_migration_time_s=migration_time_s(sim.vm_ram_mb, link),
+            interval_s=sim.interval_s,
+            vm_order=compute.vm_stamp,
+            host_utilization=snapshot.utilization,
+            vm_movable=masks[0],
+            host_source_allowed=masks[1],
+            host_target_allowed=masks[2],
+        )
 
-            moves_vm = empty
-            moves_to = empty
-            n_overloaded = 0
-            if self.policy.kind == "dynamic":
-                moves_vm, moves_to, n_overloaded, detector_state = plan_round(
-                    self, state, vm_host, vm_stamp, vm_history, vm_history_len, u_now, detector_state
-                )
-            t0 = time.perf_counter()
-            migrations_total += int(moves_vm.size)
-            moving = np.unique(moves_vm)
-            if moves_vm.size:
-                state = self._state(now, vm_host, moves_vm, moves_to)
-            accounting.record(state, now)
-            series["time_s"].append(now)
-            series["active_hosts"].append(int(state.active.sum()))
-            series["power_w"].append(float(state.power_w(self.hosts.power_w).sum()))
-            series["overloaded_hosts"].append(n_overloaded)
-            series["migrations"].append(int(moves_vm.size))
-            series["lower_bound_hosts"].append(lb_hosts)
-            series["lower_bound_power_w"].append(lb_power)
-            series["demand_mips"].append(demand)
-            last_time, last_state = now, state
-            if moves_vm.size:
-                # every migration ends within the round; hosts are updated at each completion time
-                duration_s = self.vm_ram_mb[moves_vm] * MBIT_PER_MB * 2 / self.host_bandwidth_mbit_s[moves_to]
-                ends = now + duration_s
-                pending = np.ones(moves_vm.size, dtype=np.bool_)
-                for end in np.unique(ends):
-                    in_flight = np.flatnonzero(pending)
-                    pre = self._state(end, vm_host, moves_vm[in_flight], moves_to[in_flight])
-                    accounting.interval(last_state, pre, end - last_time)
-                    done = np.flatnonzero(pending & (ends == end))
-                    for i in done:  # in order: a VM moved twice ends on its last target
-                        vm_host[moves_vm[i]] = moves_to[i]
-                        vm_stamp[moves_vm[i]] = next_stamp
-                        next_stamp += 1
-                    pending[done] = False
-                    in_flight = np.flatnonzero(pending)
-                    if self.mode.destroy_idle_vms:  # VMs still migrating are spared
-                        idle = (self.utilization_at(end) == 0) & (vm_host >= 0)
-                        idle[moves_vm[in_flight]] = False
-                        vm_host[idle] = -1
-                    last_state = self._state(end, vm_host, moves_vm[in_flight], moves_to[in_flight])
-                    last_time = end
-                    accounting.record(last_state, end)
-                del moving
-            self.phases.accounting_s += time.perf_counter() - t0
-            if progress is not None:
-                progress(k)
+    # -- the ledger (Timeline) ---------------------------------------------------------------
+    def state(self, time_s: float) -> HostState:
+        sim, compute = self.sim, self.compute
+        requested = sim.utilization_at(time_s) * sim.vm_mips
+        return allocate(
+            requested, compute.vm_host, sim.hosts.cpu_mips, sim.hosts.pe_mips, compute.migrating(), compute.targets()
+        )
 
+    def move_to(self, time_s: float) -> None:
+        """Account the time from the ledger's instant to ``time_s`` with the placement as it is."""
+        if self.ledger_time is None:
+            self.ledger_time, self.ledger_state, self.recorded = time_s, self.state(time_s), False
+            return
+        if time_s > self.ledger_time:
+            self.close()
+            assert self.ledger_state is not None
+            before = self.state(time_s)
+            self.accounting.interval(self.ledger_state, before, time_s - self.ledger_time)
+            self.ledger_time, self.ledger_state = time_s, before
+            self.changed = False
+        self.recorded = False
+
+    def close(self) -> None:
+        """Record the state at the ledger's instant, its changes made."""
+        if self.recorded or self.ledger_time is None:
+            return
+        t0 = time.perf_counter()
+        if self.changed or self.ledger_state is None:
+            self.ledger_state = self.state(self.ledger_time)
+            self.changed = False
+        self.accounting.record(self.ledger_state, self.ledger_time)
+        self.recorded = True
+        k = self.series_row
+        if k is not None and self.ticks[k] == self.ledger_time:
+            self.series["active_hosts"][k] = int(self.ledger_state.active.sum())
+            self.series["power_w"][k] = float(self.ledger_state.power_w(self.sim.hosts.power_w).sum())
+            self.series_row = None
+        self.accounting_s += time.perf_counter() - t0
+
+    def before_change(self, time_s: float) -> None:
+        if time_s == self.ledger_time:  # another change at the same instant
+            self.recorded = False
+            self.changed = True
+            return
+        t0 = time.perf_counter()
+        self.move_to(time_s)
+        self.changed = True
+        self.accounting_s += time.perf_counter() - t0
+
+    def after_completions(self, time_s: float, in_flight: IntArray) -> None:
+        sim, compute = self.sim, self.compute
+        if sim.mode.destroy_idle_vms:  # VMs still migrating are spared
+            idle = (sim.utilization_at(time_s) == 0) & (compute.vm_host >= 0)
+            idle[in_flight] = False
+            compute.vm_host[idle] = -1
+
+    def tick(self, time_s: float) -> None:
+        self.observe(self.ticks_seen, decide_now=False)
+        if self.progress is not None:
+            self.progress(self.ticks_seen)
+
+    def next_tick_after(self, time_s: float) -> float:
+        if not self.cycle_running or self.ticks_seen >= self.ticks.shape[0]:
+            return float("inf")
+        return float(self.ticks[self.ticks_seen])
+
+    # -- the result --------------------------------------------------------------------------
+    def result(self, started: float) -> SimulationResult:
+        sim, accounting = self.sim, self.accounting
+        sim.phases.accounting_s += self.accounting_s
+        last_time = self.ledger_time or 0.0
+        full_power = sim.policy.always_full_power
         energy_kwh = accounting.energy_kwh
-        if self.policy.kind == "npa":  # every host at full power for the whole run
-            energy_kwh = float(self.hosts.power_w[:, -1].sum()) * last_time / 3.6e6
-        lb_power_w = np.asarray(series["lower_bound_power_w"])
-        times = np.asarray(series["time_s"])
-        lower_bound_kwh = float(np.sum((lb_power_w[:-1] + lb_power_w[1:]) / 2 * np.diff(times))) / 3.6e6
+        if full_power:  # every host at full power for the whole run
+            energy_kwh = float(sim.hosts.power_w[:, -1].sum()) * last_time / J_PER_KWH
+        lb_power_w, times = self.series["lower_bound_power_w"], self.series["time_s"]
+        lower_bound_kwh = float(np.sum((lb_power_w[:-1] + lb_power_w[1:]) / 2 * np.diff(times))) / J_PER_KWH
         slatah, slatah_per_host = accounting.slatah()
         pdm, pdm_per_vm = accounting.pdm()
+        series = dict(self.series)
+        for key in ("active_hosts", "overloaded_hosts", "migrations", "lower_bound_hosts"):
+            series[key] = series[key].astype(np.int64)
         return SimulationResult(
-            policy=self.policy.name,
-            mode=self.mode.name,
-            vms=self.n_vms,
-            hosts=self.n_hosts,
-            steps=n_rounds,
+            policy=sim.policy.name,
+            mode=sim.mode.name,
+            vms=sim.n_vms,
+            hosts=sim.n_hosts,
+            steps=int(self.ticks.shape[0]),
             energy_kwh=energy_kwh,
             energy_lower_bound_kwh=lower_bound_kwh,
-            slatah=slatah if self.policy.kind != "npa" else 0.0,
-            slatah_mean_per_host=slatah_per_host if self.policy.kind != "npa" else 0.0,
+            slatah=0.0 if full_power else slatah,
+            slatah_mean_per_host=0.0 if full_power else slatah_per_host,
             pdm=pdm,
             pdm_mean_per_vm=pdm_per_vm,
-            migrations=migrations_total,
-            host_shutdowns=accounting.shutdowns if self.policy.kind != "npa" else 0,
-            mean_time_before_host_shutdown_s=accounting.mean_time_before_shutdown_s()
-            if self.policy.kind != "npa"
-            else 0.0,
+            migrations=int(series["migrations"].sum()),
+            host_shutdowns=0 if full_power else accounting.shutdowns,
+            mean_time_before_host_shutdown_s=0.0 if full_power else accounting.mean_time_before_shutdown_s(),
             wall_time_s=time.perf_counter() - started,
-            phases=self.phases,
-            series={k: np.asarray(v) for k, v in series.items()},
+            phases=sim.phases,
+            series=series,
         )
 
 
-__all__ = ["HISTORY_WINDOW", "PhaseTimes", "Simulation", "SimulationResult", "host_histories", "trimmed_length"]
+def actions_of(planned: Plan) -> list[Action]:
+    """A plan as the executor's actions (hosts and VMs by index): wakes, migrations, disables."""
+    actions = [Action(ENABLE, host) for host in planned.wakes.tolist()]
+    actions += [
+        Action(MIGRATE, source, vm, target)
+        for vm, source, target in zip(
+            planned.vms.tolist(), planned.sources.tolist(), planned.targets.tolist(), strict=True
+        )
+    ]
+    actions += [Action(DISABLE, host) for host in planned.disables.tolist()]
+    return actions
+
+
+__all__ = ["DECISION_OFFSET_S", "HISTORY_WINDOW", "CapacityError", "Simulation", "actions_of"]

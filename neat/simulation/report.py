@@ -9,7 +9,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from neat.simulation.engine import SimulationResult
+from neat.simulation.results import SimulationResult
 
 
 def print_table(results: Sequence[SimulationResult], source: str) -> None:

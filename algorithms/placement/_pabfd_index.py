@@ -3,7 +3,7 @@
 A data center is mostly switched-off hosts of a few types, and such hosts are interchangeable:
 with nothing on them, hosts with equal capacities, power table and pricing baseline cost the same
 for every VM and need no guard. :func:`index_hosts` groups them into classes, so that a search
-(:func:`neat.simulation.pabfd_kernel.best_host`) prices one host per class, its lowest index, and
+(:func:`algorithms.placement._pabfd_search.best_host`) prices one host per class, its lowest index, and
 scans only the hosts in use: the cost of a placement follows the active hosts, not the data
 center. The hosts in use are scanned in blocks of ``BLOCK`` consecutive indices, each with the
 most room any of its hosts has and a lower bound on their power increase, so that a search skips
@@ -18,8 +18,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from neat.simulation.jit import jit
-from neat.simulation.round_arrays import (
+from algorithms._jit import jit
+from algorithms.placement._pabfd_arrays import (
     BASELINE,
     CAPACITY,
     CPU,

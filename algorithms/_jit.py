@@ -1,21 +1,21 @@
-"""The compiler for the simulator's kernels: numba when it is installed, plain Python otherwise.
+"""Compilation of the scalar kernels: numba when it is installed, plain Python otherwise.
 
 Kernels are written in the subset of Python and NumPy that numba compiles (scalar loops over
-arrays), so without numba they still run, only slowly: the simulator then keeps its NumPy path
-(:data:`COMPILED` is False) and the tests call the kernels uncompiled on small cases.
+arrays), so without numba they still run, only slowly: :data:`COMPILED` is then False and callers
+keep their NumPy paths. numba is an optional accelerator, not a requirement of this package.
 
 Compiled code is cached on disk (in ``__pycache__``), so only the first run after a change pays
 for compilation. numba keys a function's cache on its own source file, but a compiled function
-carries the code of the kernels it calls from other files; the cache here is keyed on every
-kernel file of this package instead (:func:`kernel_sources_stamp`), so that editing one kernel
-recompiles its callers too.
+carries the code of the kernels it calls from other files; :func:`kernel_jit` keys the cache on
+every kernel file of the folders it is given instead, so that editing one kernel recompiles its
+callers too. This package's kernels use :data:`jit` (its own folders); a package whose kernels call
+these makes its own decorator with both.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -29,24 +29,27 @@ try:
 except ImportError:  # pragma: no cover - exercised only where numba is missing
     numba = None  # type: ignore[assignment]
 
-#: True when kernels are compiled by numba (and the simulator takes the compiled path).
+#: True when kernels are compiled by numba (and callers may take their compiled paths).
 COMPILED = numba is not None
 
+#: The folder of this package, whose kernel files stamp :data:`jit`'s cache.
+ALGORITHMS_DIR = Path(__file__).parent
 
-@cache
-def kernel_sources_stamp() -> str:
-    """SHA-256 of every module of this package that defines kernels (its text has ``@jit``)."""
+
+def kernel_sources_stamp(folders: tuple[Path, ...]) -> str:
+    """SHA-256 of every module under ``folders`` that defines kernels (its text has ``@jit``)."""
     digest = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.glob("*.py")):
-        text = path.read_bytes()
-        if b"@jit" in text:
-            digest.update(path.name.encode() + b"\0" + text)
+    for folder in folders:
+        for path in sorted(folder.rglob("*.py")):
+            text = path.read_bytes()
+            if b"@jit" in text:
+                digest.update(str(path.relative_to(folder)).encode() + b"\0" + text)
     return digest.hexdigest()
 
 
-def _kernel_cache(func: Callable[..., Any]) -> Any:
-    """numba's function cache for ``func``, stamped with :func:`kernel_sources_stamp`; None if this
-    numba's caching internals are not the ones expected (the caller then uses numba's own)."""
+def _kernel_cache(func: Callable[..., Any], stamp: Callable[[], str]) -> Any:
+    """numba's function cache for ``func``, stamped with ``stamp()``; None if this numba's caching
+    internals are not the ones expected (the caller then uses numba's own)."""
     try:
         from numba.core.caching import CompileResultCacheImpl, FunctionCache, InTreeCacheLocator
     except ImportError:  # pragma: no cover
@@ -54,7 +57,7 @@ def _kernel_cache(func: Callable[..., Any]) -> Any:
 
     class Locator(InTreeCacheLocator):
         def get_source_stamp(self) -> str:
-            return kernel_sources_stamp()
+            return stamp()
 
     class Impl(CompileResultCacheImpl):
         _locator_classes = [Locator]  # noqa: RUF012
@@ -68,15 +71,29 @@ def _kernel_cache(func: Callable[..., Any]) -> Any:
         return None
 
 
-def jit(func: F) -> F:
-    """Compile ``func`` in nopython mode with an on-disk cache; the identity without numba."""
-    if numba is None:  # pragma: no cover
-        return func
-    dispatcher = numba.njit(cache=True, nogil=True)(func)
-    kernel_cache = _kernel_cache(func)
-    if kernel_cache is not None and hasattr(dispatcher, "_cache"):
-        dispatcher._cache = kernel_cache
-    return cast(F, dispatcher)
+def kernel_jit(*folders: Path) -> Callable[[F], F]:
+    """A decorator compiling in nopython mode, cached on disk under a stamp of ``folders``' kernels."""
+    stamp_value: list[str] = []
+
+    def stamp() -> str:
+        if not stamp_value:
+            stamp_value.append(kernel_sources_stamp(folders))
+        return stamp_value[0]
+
+    def decorate(func: F) -> F:
+        if numba is None:  # pragma: no cover
+            return func
+        dispatcher = numba.njit(cache=True, nogil=True)(func)
+        kernel_cache = _kernel_cache(func, stamp)
+        if kernel_cache is not None and hasattr(dispatcher, "_cache"):
+            dispatcher._cache = kernel_cache
+        return cast(F, dispatcher)
+
+    return decorate
+
+
+#: Compile a kernel of this package (the identity without numba).
+jit = kernel_jit(ALGORITHMS_DIR)
 
 
 @jit

@@ -1,8 +1,8 @@
 """The compiled placement's inputs and host state: a few packed arrays, and their upkeep.
 
 numba passes every array of a tuple to every call as separate arguments and reference-counts
-them at each access, so the kernels (:mod:`neat.simulation.pabfd_kernel`,
-:mod:`neat.simulation.placement_kernel`) take the round as a handful of 2-D arrays
+them at each access, so the kernels (:mod:`algorithms.placement._pabfd_search` and the decision
+round's kernels that drive it) take the round as a handful of 2-D arrays
 (:class:`RoundArrays`), fields named by the constants below (a host's fields side by side,
 so that a scan reads one cache line per host). :func:`reprice` keeps a host's derived
 rows (its pricing baseline and the bound that lets a search skip it) in step with its state.
@@ -20,11 +20,9 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
-from algorithms.base import HostTable
-from algorithms.placement.pabfd import PowerAwareBestFitDecreasing
+from algorithms._jit import jit
+from algorithms.base import DetectorKernel, HostTable, PlacementKernel
 from algorithms.power import power_w
-from neat.simulation.detector_kernels import DetectorSpec
-from neat.simulation.jit import jit
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.intp]
@@ -35,11 +33,12 @@ BoolArray = NDArray[np.bool_]
 CPU, PE, RAM, CAPACITY, STEPS, BASELINE, TENTH = range(7)
 USED_CPU, USED_RAM, ON = 7, 8, 9
 BEFORE, OFFSET, RATE_NEAR, RATE_FAR = 10, 11, 12, 13
-N_HOST_ROWS = 14
+HOST_NV = 14
+N_HOST_ROWS = 15
 #: Rows of ``RoundArrays.vm``.
-VM_MIPS, VM_CPU, VM_CAPPED, VM_RAM = range(4)
+VM_MIPS, VM_CPU, VM_CAPPED, VM_RAM, VM_NV, VM_STEPS = range(6)
 #: Positions in ``RoundArrays.options``.
-FROZEN, EMPTY_FULL, SLACK_W = 0, 1, 2
+FROZEN, EMPTY_FULL, SLACK_W, TRIM = 0, 1, 2, 3
 
 
 class RoundArrays(NamedTuple):
@@ -52,21 +51,24 @@ class RoundArrays(NamedTuple):
         CPU x cpu_threshold), STEPS (migration horizon for predictive detectors), BASELINE (power
         each host is priced against when the baseline is frozen), TENTH (a demand up to this
         spans at most two power-table segments). State: USED_CPU, USED_RAM, ON (1.0 for a host
-        switched on; a placement call sets entries and restores them). Derived by
+        switched on; a placement call sets entries and restores them), HOST_NV (valid length of
+        the host history; with STEPS, it follows the guard's assignments). Derived by
         :func:`reprice`: BEFORE (power a placement's increase is measured from), OFFSET
         (power at the used CPU less BEFORE), RATE_NEAR and RATE_FAR (least watts per MIPS a
         demand up to TENTH, or any demand, can add).
     power_w : float array (n_hosts, 11)
     host_history : float array (n_hosts, window)
         Utilization history of each host with its planned VMs; the guard's assignments add to it.
-    vm : float array (4, n_vms)
+    vm : float array (6, n_vms)
         VM_MIPS (size), VM_CPU (demand now), VM_CAPPED (demand within one core of its host: what a
-        committed move adds), VM_RAM.
+        committed move adds), VM_RAM, VM_NV (valid length of its history), VM_STEPS (its migration
+        time in steps).
     vm_history : float array (n_vms, window)
-    options : float array (3,)
+    options : float array (4,)
         FROZEN (price against BASELINE), EMPTY_FULL (a switched-off host costs its whole power),
-        SLACK_W (rounding allowance of the bounds, watts).
-    params, coef : the detector's :class:`neat.simulation.detector_kernels.DetectorSpec`
+        SLACK_W (rounding allowance of the bounds, watts), TRIM (a history's length is the row
+        without its oldest zeros, as CloudSim counts history).
+    params, coef : the detector's :class:`algorithms.base.DetectorKernel`
     """
 
     host: FloatArray
@@ -81,10 +83,12 @@ class RoundArrays(NamedTuple):
 
 def pack_round(
     hosts: HostTable,
-    placer: PowerAwareBestFitDecreasing,
-    spec: DetectorSpec,
+    placer: PlacementKernel,
+    spec: DetectorKernel,
     *,
     steps: FloatArray,
+    host_n_valid: IntArray,
+    trim_leading_zeros: bool,
     baseline_utilization: FloatArray | None,
     used_cpu: FloatArray,
     used_ram: FloatArray,
@@ -93,6 +97,8 @@ def pack_round(
     vm_cpu: FloatArray,
     vm_capped: FloatArray,
     vm_ram: FloatArray,
+    vm_n_valid: IntArray,
+    vm_steps: FloatArray,
     vm_history: FloatArray,
     host_history: FloatArray,
 ) -> RoundArrays:
@@ -107,6 +113,7 @@ def pack_round(
     host[:, CPU], host[:, PE], host[:, RAM] = hosts.cpu_mips, hosts.pe_mips, hosts.ram_mb
     host[:, CAPACITY] = hosts.cpu_mips * placer.cpu_threshold
     host[:, STEPS] = steps
+    host[:, HOST_NV] = host_n_valid
     host[:, BASELINE] = 0.0 if baseline_utilization is None else power_w(hosts.power_w, baseline_utilization)
     host[:, TENTH] = hosts.cpu_mips * 0.099  # a tenth of the CPU, less a margin for rounding
     host[:, USED_CPU], host[:, USED_RAM], host[:, ON] = used_cpu, used_ram, active
@@ -115,9 +122,11 @@ def pack_round(
         host=host,
         power_w=table,
         host_history=host_history,
-        vm=np.stack([vm_mips, vm_cpu, vm_capped, vm_ram]).astype(np.float64, copy=False),
+        vm=np.stack([vm_mips, vm_cpu, vm_capped, vm_ram, vm_n_valid, vm_steps]).astype(np.float64, copy=False),
         vm_history=np.ascontiguousarray(vm_history, dtype=np.float64),
-        options=np.array([frozen, empty_full, 1e-9 * (1.0 + float(np.abs(table).max(initial=0.0)))]),
+        options=np.array(
+            [frozen, empty_full, 1e-9 * (1.0 + float(np.abs(table).max(initial=0.0))), trim_leading_zeros]
+        ),
         params=spec.params,
         coef=spec.coef,
     )

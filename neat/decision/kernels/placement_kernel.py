@@ -1,16 +1,17 @@
 """One decision round's placements, compiled: PABFD over the selected VMs, then the underload pass.
 
 The NumPy path (:class:`algorithms.placement.pabfd.PowerAwareBestFitDecreasing` with
-:class:`neat.simulation.guard.DetectorGuard`, driven by :func:`neat.simulation.decision.plan_round`)
+:class:`neat.decision.guard.DetectorGuard`, driven by :func:`neat.decision.decide.decide`)
 places one VM per Python iteration, and each iteration is a dozen NumPy calls on host arrays: at
 tens of thousands of sequential placements a day the call overhead dominates. These kernels run
 the same greedy loop as scalar code:
 
 - :func:`place_selected` places the VMs selected off overloaded hosts (PABFD's loop);
-- :func:`evacuate` takes the underloaded hosts in order and moves all of a host's VMs or none.
+- :func:`evacuate` takes the underloaded hosts in order and moves all of a host's VMs or none;
+- :func:`create` places VMs one by one at their creation.
 
 Both make the same choices as the NumPy path, bit for bit: each VM goes where
-:func:`neat.simulation.pabfd_kernel.best_host` says, placements within a call are priced against
+:func:`algorithms.placement._pabfd_search.best_host` says, placements within a call are priced against
 the placer's running copy of the used CPU and committed with the capped demand afterwards, and
 the guard's assignments are kept across calls (rolled back when an evacuation fails).
 
@@ -24,23 +25,28 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from neat.simulation.host_index import Workspace, index_hosts, restart_classes, update_host
-from neat.simulation.jit import jit, stable_argsort
-from neat.simulation.pabfd_kernel import best_host
-from neat.simulation.round_arrays import (
+from algorithms._jit import stable_argsort
+from algorithms.placement._pabfd_arrays import (
     CPU,
+    HOST_NV,
     ON,
+    STEPS,
     USED_CPU,
     USED_RAM,
     VM_CAPPED,
     VM_CPU,
     VM_MIPS,
+    VM_NV,
     VM_RAM,
+    VM_STEPS,
     BoolArray,
     FloatArray,
     IntArray,
     RoundArrays,
 )
+from algorithms.placement._pabfd_index import Workspace, index_hosts, restart_classes, update_host
+from algorithms.placement._pabfd_search import best_host
+from neat.decision.kernels.jit import jit
 
 
 @jit
@@ -56,8 +62,9 @@ def _place(
     """PABFD.place on ``vms``; fills ``targets`` (-1: not placed), returns (all placed, order, n_log).
 
     ``order`` is the placement order (demand descending, stable). USED_CPU, USED_RAM and ON are
-    back to their values at entry; the guard's assignments stay in ``host_history``, and
-    ``undo`` (len(vms), 1 + window) logs the first ``n_log`` of them in order: host, previous row.
+    back to their values at entry; the guard's assignments stay in ``host_history``, HOST_NV and
+    STEPS, and ``undo`` (len(vms), UNDO + window) logs the first ``n_log`` of them in order (see
+    :func:`_assign`).
     """
     host = a.host
     restart_classes(w)
@@ -81,16 +88,12 @@ def _place(
             host[h, USED_RAM],
             host[h, ON],
         )
-        undo[n_log, 0] = h
-        undo[n_log, 1:] = a.host_history[h]
+        _assign(a, vm, h, undo[n_log])
         n_log += 1
         host[h, USED_CPU] += a.vm[VM_CPU, vm]
         host[h, USED_RAM] += a.vm[VM_RAM, vm]
         host[h, ON] = 1.0
         update_host(a, w, excluded, h)
-        scale = a.vm[VM_MIPS, vm] / host[h, CPU]
-        for j in range(a.host_history.shape[1]):
-            a.host_history[h, j] = a.host_history[h, j] + a.vm_history[vm, j] * scale
     for i in range(n_log - 1, -1, -1):
         h = int(saved[i, 0])
         host[h, USED_CPU], host[h, USED_RAM], host[h, ON] = saved[i, 1], saved[i, 2], saved[i, 3]
@@ -98,6 +101,31 @@ def _place(
     if not complete and all_or_nothing:
         targets[:] = -1
     return complete, order, n_log
+
+
+#: Columns of an undo entry before the previous history row: host, HOST_NV, STEPS.
+UNDO = 3
+
+
+@jit
+def _assign(a: RoundArrays, vm: int, h: int, undo: FloatArray) -> None:
+    """The guard's view of ``vm`` placed on ``h``: its history added to the host's, the longer
+    valid length and horizon of the two kept; the previous values logged in ``undo`` (UNDO + window,)."""
+    undo[0], undo[1], undo[2] = h, a.host[h, HOST_NV], a.host[h, STEPS]
+    undo[UNDO:] = a.host_history[h]
+    a.host[h, HOST_NV] = max(a.host[h, HOST_NV], a.vm[VM_NV, vm])
+    a.host[h, STEPS] = max(a.host[h, STEPS], a.vm[VM_STEPS, vm])
+    scale = a.vm[VM_MIPS, vm] / a.host[h, CPU]
+    for j in range(a.host_history.shape[1]):
+        a.host_history[h, j] = a.host_history[h, j] + a.vm_history[vm, j] * scale
+
+
+@jit
+def _unassign(a: RoundArrays, undo: FloatArray) -> None:
+    """Undo one :func:`_assign` from its log entry."""
+    h = int(undo[0])
+    a.host[h, HOST_NV], a.host[h, STEPS] = undo[1], undo[2]
+    a.host_history[h] = undo[UNDO:]
 
 
 @jit
@@ -135,7 +163,7 @@ def place_selected(a: RoundArrays, vms: IntArray, excluded: BoolArray, all_or_no
     Returns (2, n_placed): the VMs placed and their targets, in placement order.
     """
     targets = np.empty(vms.shape[0], dtype=np.intp)
-    undo = np.empty((vms.shape[0], 1 + a.host_history.shape[1]))
+    undo = np.empty((vms.shape[0], UNDO + a.host_history.shape[1]))
     w = index_hosts(a, excluded)
     _, order, _ = _place(a, w, vms, excluded, all_or_nothing, targets, undo)
     moved = np.empty((2, vms.shape[0]), dtype=np.intp)
@@ -198,14 +226,37 @@ def evacuate(
         if vms.shape[0] == 0:
             continue
         targets = np.empty(vms.shape[0], dtype=np.intp)
-        undo = np.empty((vms.shape[0], 1 + a.host_history.shape[1]))
+        undo = np.empty((vms.shape[0], UNDO + a.host_history.shape[1]))
         complete, order, n_log = _place(a, w, vms, excluded_target, True, targets, undo)
         if not complete:  # the host keeps all its VMs: roll the guard back, newest first
             for i in range(n_log - 1, -1, -1):
-                a.host_history[int(undo[i, 0])] = undo[i, 1:]
+                _unassign(a, undo[i])
             continue
         first = n_moved
         n_moved = _commit(a, w, excluded_target, vms, targets, order, moved, n_moved)
         for i in range(first, n_moved):
             excluded_source[moved[1, i]] = True
     return moved[:, :n_moved]
+
+
+@jit
+def create(a: RoundArrays) -> IntArray:
+    """Host of every VM (n_vms,), placed in index order at creation; -1 from the first VM that fits nowhere on.
+
+    Each VM is one :func:`~algorithms.placement._pabfd_search.best_host` call; the guard sees the
+    new VM alone (``a.host_history`` is not updated).
+    """
+    n_vms = a.vm.shape[1]
+    vm_host = np.full(n_vms, -1, dtype=np.intp)
+    excluded = np.zeros(a.host.shape[0], dtype=np.bool_)
+    w = index_hosts(a, excluded)
+    for vm in range(n_vms):
+        h = best_host(a, w, vm, excluded)
+        if h < 0:
+            break
+        vm_host[vm] = h
+        a.host[h, USED_CPU] += a.vm[VM_CPU, vm]
+        a.host[h, USED_RAM] += a.vm[VM_RAM, vm]
+        a.host[h, ON] = 1.0
+        update_host(a, w, excluded, h)
+    return vm_host

@@ -1,16 +1,17 @@
 """PABFD's choice for one VM, compiled: the cheapest acceptable host in (power increase, index) order.
 
 :func:`best_host` is the inner step of :class:`algorithms.placement.pabfd.PowerAwareBestFitDecreasing`
-with :class:`neat.simulation.guard.DetectorGuard` as its guard, written as scalar code for numba
-with the same arithmetic (:func:`neat.simulation.round_arrays.power_at` is
+with a detector-backed guard (the host's history with the VM added, judged by the detector's row
+kernel), written as scalar code for numba
+with the same arithmetic (:func:`algorithms.placement._pabfd_arrays.power_at` is
 :func:`algorithms.power.power_w` operation for operation), the same ranking (power increase, ties
 to the lowest index) and the guard consulted only for hosts already in use
-(:func:`neat.simulation.detector_kernels.detect_row`), so it picks the same host.
+(:func:`algorithms.overload.kernel.detect_row`), so it picks the same host.
 
 It looks at one host per class of idle hosts and at the hosts in use
-(:mod:`neat.simulation.host_index`), keeps the ``TOP`` cheapest in order, and skips a block of
+(:mod:`algorithms.placement._pabfd_index`), keeps the ``TOP`` cheapest in order, and skips a block of
 hosts, or a host, without pricing it when the VM cannot fit there or a lower bound on the
-increase (:func:`neat.simulation.round_arrays.reprice`) already exceeds the ``TOP``-th cheapest.
+increase (:func:`algorithms.placement._pabfd_arrays.reprice`) already exceeds the ``TOP``-th cheapest.
 When the guard refuses all ``TOP``, the next ``TOP`` are gathered the same way.
 
 References
@@ -22,8 +23,37 @@ from __future__ import annotations
 
 import math
 
-from neat.simulation.detector_kernels import detect_row
-from neat.simulation.host_index import (
+from algorithms._jit import jit
+from algorithms.overload._row import trimmed_row_length
+from algorithms.overload.kernel import detect_row
+from algorithms.placement._pabfd_arrays import (
+    BEFORE,
+    CAPACITY,
+    CPU,
+    HOST_NV,
+    OFFSET,
+    PE,
+    RAM,
+    RATE_FAR,
+    RATE_NEAR,
+    SLACK_W,
+    STEPS,
+    TENTH,
+    TRIM,
+    USED_CPU,
+    USED_RAM,
+    VM_CPU,
+    VM_MIPS,
+    VM_NV,
+    VM_RAM,
+    VM_STEPS,
+    BoolArray,
+    FloatArray,
+    IntArray,
+    RoundArrays,
+    power_at,
+)
+from algorithms.placement._pabfd_index import (
     BLOCK,
     BLOCK_COUNT,
     BLOCK_HOSTS,
@@ -37,30 +67,6 @@ from neat.simulation.host_index import (
     TOP,
     Workspace,
     class_host,
-)
-from neat.simulation.jit import jit
-from neat.simulation.round_arrays import (
-    BEFORE,
-    CAPACITY,
-    CPU,
-    OFFSET,
-    PE,
-    RAM,
-    RATE_FAR,
-    RATE_NEAR,
-    SLACK_W,
-    STEPS,
-    TENTH,
-    USED_CPU,
-    USED_RAM,
-    VM_CPU,
-    VM_MIPS,
-    VM_RAM,
-    BoolArray,
-    FloatArray,
-    IntArray,
-    RoundArrays,
-    power_at,
 )
 
 
@@ -106,13 +112,19 @@ def _offer(top_increase: FloatArray, top_host: IntArray, count: int, increase: f
 
 @jit
 def _accepts(a: RoundArrays, vm: int, h: int, row: FloatArray) -> bool:
-    """An empty host, or one the detector does not judge overloaded with ``vm`` added."""
+    """An empty host, or one the detector does not judge overloaded with ``vm`` added.
+
+    The history with the VM is as long as the longer of the two (the row without its oldest zeros
+    under TRIM); the horizon is the longer migration of the two.
+    """
     if a.host[h, USED_CPU] == 0:
         return True
     scale = a.vm[VM_MIPS, vm] / a.host[h, CPU]
     for j in range(row.shape[0]):
         row[j] = a.host_history[h, j] + a.vm_history[vm, j] * scale
-    return not detect_row(a.params, a.coef, row, a.host[h, STEPS])
+    n_valid = trimmed_row_length(row) if a.options[TRIM] != 0 else int(max(a.host[h, HOST_NV], a.vm[VM_NV, vm]))
+    steps = max(a.host[h, STEPS], a.vm[VM_STEPS, vm])
+    return not detect_row(a.params, a.coef, row, n_valid, steps)
 
 
 @jit

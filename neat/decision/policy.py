@@ -1,0 +1,233 @@
+"""Consolidation policies: which plug-in plays each role, built for a mode by one function.
+
+A policy is five roles: an overload detector, a VM selector, a placer, an underload detector and
+the power model of the hosts. Every way of naming one, a name from the literature such as
+``lr-mmt-1.2`` (:func:`parse_policy`), separately named parts (:func:`custom_spec`), a sweep's
+grid or the service's ``[algorithms]`` table, produces a :class:`PolicySpec`, and
+:func:`build_policy` alone turns a spec into a :class:`Policy` for a :class:`~neat.decision.mode.Mode`
+(so a mode's semantics reach every path). The baselines are ordinary policies made of the
+do-nothing plug-ins: ``npa`` (every host at full power, always on) and ``dvfs`` (power follows load,
+no migrations).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, cast
+
+from algorithms.base import DetectorKernel, OverloadDetector, PlacementKernel, Placer, UnderloadDetector, VmSelector
+from algorithms.registry import UnknownPluginError, available, create
+from neat.decision.mode import Mode
+
+#: The policies `neat simulate` runs when none is named: both baselines and three of the field's.
+DEFAULT_POLICIES = ("npa", "dvfs", "thr-mmt-0.8", "mad-mmt-2.5", "lr-mmt-1.2")
+#: The baselines: no power awareness (every host at full power) and power following load.
+BASELINES = ("npa", "dvfs")
+#: The underload strategy of the field's named policies (CloudSim's): try to empty every host in
+#: use, least utilized first.
+NAMED_POLICY_UNDERLOAD = "least-utilized"
+#: The placement of the field's named policies.
+NAMED_POLICY_PLACEMENT = "pabfd"
+
+
+class PolicyError(ValueError):
+    """An unknown policy name, plug-in or parameter."""
+
+
+@dataclass(frozen=True)
+class Component:
+    """One role's plug-in by registry name, with its explicit parameters."""
+
+    name: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def label(self) -> str:
+        """``name`` or ``name[key=value,...]`` with the parameters sorted."""
+        return self.name + "".join(f"[{k}={v}]" for k, v in sorted(self.params.items()))
+
+
+@dataclass(frozen=True)
+class PolicySpec:
+    """What a policy is made of, before a mode is applied.
+
+    ``baseline`` is "npa" or "dvfs" for the baselines, else None. ``name`` is the display name.
+    """
+
+    name: str
+    overload: Component
+    selection: Component
+    placement: Component
+    underload: Component
+    baseline: str | None = None
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A policy built for a mode: the plug-in of every role.
+
+    ``always_full_power`` (NPA): every host draws its full power for the whole run and never
+    switches off, whatever its load.
+    """
+
+    name: str
+    mode: Mode
+    detector: OverloadDetector
+    selector: VmSelector
+    placer: Placer
+    underload: UnderloadDetector
+    spec: PolicySpec
+    always_full_power: bool = False
+
+    @property
+    def kind(self) -> str:
+        """A label for reports: "npa" or "dvfs" for the baselines, else "dynamic"."""
+        return self.spec.baseline or "dynamic"
+
+    @property
+    def is_baseline(self) -> bool:
+        return self.spec.baseline is not None
+
+    @cached_property
+    def kernels(self) -> tuple[PlacementKernel, DetectorKernel] | None:
+        """The placer's and the detector's compiled kernels if both declare one, else None."""
+        placer, detector = self.placer.kernel(), self.detector.kernel()
+        return None if placer is None or detector is None else (placer, detector)
+
+
+def baseline_spec(name: str) -> PolicySpec:
+    """The spec of a baseline: the do-nothing detectors and selector; VMs created first fit."""
+    if name not in BASELINES:
+        raise PolicyError(f"unknown baseline {name!r}; expected one of {', '.join(BASELINES)}")
+    return PolicySpec(
+        name=name,
+        overload=Component("never"),
+        selection=Component("none"),
+        placement=Component("ffd", {"prefer_active": False}),
+        underload=Component("never"),
+        baseline=name,
+    )
+
+
+def parse_policy(name: str, *, placement: Mapping[str, Any] | None = None) -> PolicySpec:
+    """The spec of ``npa``, ``dvfs`` or a name from the literature, ``<overload>-<selection>-<number>``.
+
+    The number sets the detector's declared policy parameter
+    (:attr:`algorithms.base.OverloadDetector.POLICY_PARAMETER`: the threshold of ``thr``, the safety
+    of ``mad``, ``iqr``, ``lr`` and ``lrr``, the OTF target of ``otf`` and ``mhod``); placement is
+    PABFD (with ``placement`` as its parameters) and underload the least-utilized evacuation.
+
+    Raises
+    ------
+    PolicyError
+        The name has another form, or names an unknown detector or selection, or a detector without
+        a policy parameter.
+    """
+    key = name.strip().lower()
+    if key in BASELINES:
+        return baseline_spec(key)
+    detectors = {n: c for n, c in available("overload").items() if getattr(c, "POLICY_PARAMETER", None) is not None}
+    selections = available("selection")
+    parts = key.rsplit("-", 2)
+    if len(parts) != 3 or not all(parts):
+        raise PolicyError(
+            f"policy {name!r} is not 'npa', 'dvfs' or '<overload>-<selection>-<parameter>' "
+            f"(e.g. lr-mmt-1.2; overload: {', '.join(detectors)}; selection: {', '.join(selections)})"
+        )
+    det, sel, param = parts
+    if det not in detectors:
+        raise PolicyError(f"policy {name!r}: unknown overload detector {det!r}; expected one of {', '.join(detectors)}")
+    if sel not in selections:
+        raise PolicyError(f"policy {name!r}: unknown VM selection {sel!r}; expected one of {', '.join(selections)}")
+    try:
+        value = float(param)
+    except ValueError:
+        raise PolicyError(f"policy {name!r}: parameter {param!r} is not a number") from None
+    parameter = cast(str, cast(type[OverloadDetector], detectors[det]).POLICY_PARAMETER)
+    return PolicySpec(
+        name=key,
+        overload=Component(det, {parameter: value}),
+        selection=Component(sel),
+        placement=Component(NAMED_POLICY_PLACEMENT, dict(placement or {})),
+        underload=Component(NAMED_POLICY_UNDERLOAD),
+    )
+
+
+def custom_spec(
+    overload: Component,
+    selection: Component,
+    placement: Component,
+    underload: Component | None = None,
+    *,
+    name: str | None = None,
+) -> PolicySpec:
+    """A spec from separately named parts; underload defaults to the least-utilized evacuation.
+
+    The display name lists every part with its explicit parameters unless ``name`` is given.
+    """
+    underload = underload or Component(NAMED_POLICY_UNDERLOAD)
+    parts = [overload, selection, placement]
+    if underload.name != NAMED_POLICY_UNDERLOAD or underload.params:
+        parts.append(underload)
+    return PolicySpec(
+        name=name or "-".join(p.label() for p in parts),
+        overload=overload,
+        selection=selection,
+        placement=placement,
+        underload=underload,
+    )
+
+
+def build_policy(spec: PolicySpec, mode: Mode) -> Policy:
+    """Create every plug-in of ``spec`` under ``mode``'s defaults (explicit parameters win).
+
+    Raises
+    ------
+    PolicyError
+        An unknown plug-in name or parameter, or a parameter out of range; the message names the
+        policy.
+    """
+    plugins: dict[str, Any] = {}
+    for role, component in (
+        ("overload", spec.overload),
+        ("selection", spec.selection),
+        ("placement", spec.placement),
+        ("underload", spec.underload),
+    ):
+        try:
+            cls = available(role).get(component.name)
+            defaults = mode.defaults_for(cls) if cls is not None else {}
+            plugins[role] = create(role, component.name, **(defaults | dict(component.params)))
+        except (ValueError, UnknownPluginError) as exc:
+            raise PolicyError(f"policy {spec.name!r}: {exc}") from None
+    return Policy(
+        name=spec.name,
+        mode=mode,
+        detector=plugins["overload"],
+        selector=plugins["selection"],
+        placer=plugins["placement"],
+        underload=plugins["underload"],
+        spec=spec,
+        always_full_power=spec.baseline == "npa",
+    )
+
+
+def named_policy(name: str, mode: Mode, *, placement: Mapping[str, Any] | None = None) -> Policy:
+    """``build_policy(parse_policy(name, placement=placement), mode)``."""
+    return build_policy(parse_policy(name, placement=placement), mode)
+
+
+__all__ = [
+    "BASELINES",
+    "DEFAULT_POLICIES",
+    "Component",
+    "Policy",
+    "PolicyError",
+    "PolicySpec",
+    "baseline_spec",
+    "build_policy",
+    "custom_spec",
+    "named_policy",
+    "parse_policy",
+]

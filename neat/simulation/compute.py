@@ -1,0 +1,223 @@
+"""A data center in simulated time that the executor drives as it drives Nova.
+
+:class:`SimulatedCompute` implements :class:`neat.execution.executor.Compute` with hosts and VMs
+named by their indices. A live migration starts at the simulated clock and ends ``RAM / (bandwidth /
+2)`` seconds later (:func:`neat.decision.migration.migration_time_s`); waiting for it moves the clock
+to its end (or to the timeout), completing every migration that ends on the way, in time order. So
+the executor's own sequencing (its concurrency window, a server's second migration after its
+first) sets when each migration runs, exactly as it would against a cloud.
+
+The simulator observes the timeline through a :class:`Timeline`: before the state changes at an
+instant, when a migration completes, and at each decision tick the clock passes while a cycle is
+still executing.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from neat.constants import MBIT_PER_MB
+from neat.decision.migration import MIGRATION_BANDWIDTH_SHARE
+from neat.execution.executor import COMPLETED, MigrationTimedOut, SchedulerRejected, ServerBusy
+
+IntArray = NDArray[np.intp]
+FloatArray = NDArray[np.float64]
+
+
+class Timeline(Protocol):
+    """What the simulator does as simulated time passes."""
+
+    def before_change(self, time_s: float) -> None:
+        """The placement or the migrations in flight are about to change at ``time_s``."""
+        ...
+
+    def after_completions(self, time_s: float, in_flight: IntArray) -> None:
+        """Migrations completed at ``time_s``; ``in_flight`` holds the VMs still migrating."""
+        ...
+
+    def tick(self, time_s: float) -> None:
+        """A decision instant passed while a cycle was executing (no decision is taken there)."""
+        ...
+
+    def next_tick_after(self, time_s: float) -> float:
+        """The first decision instant after ``time_s`` (inf after the last)."""
+        ...
+
+
+@dataclass(slots=True)
+class Migration:
+    """A live migration in flight."""
+
+    vm: int
+    source: int
+    target: int
+    start_s: float
+    end_s: float
+
+
+class SimulatedCompute:
+    """Hosts and VMs (by index) in simulated time.
+
+    Parameters
+    ----------
+    vm_host : (n_vms,) initial host of each VM; -1 for none. Kept and updated in place.
+    vm_ram_mb : (n_vms,)
+    host_ram_mb : (n_hosts,) RAM the scheduler checks a target against, or None (not checked)
+    host_bandwidth_mbit_s : (n_hosts,) each host's link
+    timeline : observer of simulated time
+    chained_migrations : a VM may be migrated again while its migration is in flight (CloudSim
+        allows it; both then run from the same instant and the VM ends on the last target), and a
+        migrating VM is reported on its newest target. Otherwise the compute answers "busy", as
+        Nova does.
+    """
+
+    def __init__(
+        self,
+        vm_host: IntArray,
+        vm_ram_mb: FloatArray,
+        host_ram_mb: FloatArray | None,
+        host_bandwidth_mbit_s: FloatArray,
+        timeline: Timeline,
+        *,
+        chained_migrations: bool = False,
+    ) -> None:
+        self.vm_host = vm_host
+        self.vm_ram_mb = vm_ram_mb
+        self.host_ram_mb = host_ram_mb
+        self.host_bandwidth_mbit_s = host_bandwidth_mbit_s
+        self.timeline = timeline
+        self.chained_migrations = chained_migrations
+        self.parallel_server_migrations = chained_migrations
+        n_hosts = host_bandwidth_mbit_s.shape[0]
+        self.vm_stamp = np.arange(vm_host.shape[0], dtype=np.int64)  # order of VMs in their host's list
+        self.next_stamp = vm_host.shape[0]
+        self.disabled = np.zeros(n_hosts, dtype=np.bool_)
+        self.clock_s = 0.0
+        self.in_flight: list[Migration] = []
+        self._moving_arrays: tuple[IntArray, IntArray] | None = None
+        self._ends: list[float] = []  # a heap of the in-flight migrations' end times
+        # migration_time_s's arithmetic, in Python floats: (RAM in Mbit / share) / link
+        share = 1.0 / MIGRATION_BANDWIDTH_SHARE
+        self._ram_term = (vm_ram_mb * MBIT_PER_MB * share).tolist()
+        self._link = host_bandwidth_mbit_s.tolist()
+        self.last_of_vm: dict[int, Migration] = {}
+        self.started = 0
+        self.vm_last_migrated_s = np.full(vm_host.shape[0], np.nan)
+        self.on_start: Callable[[Migration], None] | None = None
+
+    # -- what the decision reads ------------------------------------------------------------
+    def migrating(self) -> IntArray:
+        """VMs in flight, in start order."""
+        return self._moving()[0]
+
+    def targets(self) -> IntArray:
+        """Targets of the migrations in flight, in start order."""
+        return self._moving()[1]
+
+    def _moving(self) -> tuple[IntArray, IntArray]:
+        if self._moving_arrays is None:
+            self._moving_arrays = (
+                np.array([m.vm for m in self.in_flight], dtype=np.intp),
+                np.array([m.target for m in self.in_flight], dtype=np.intp),
+            )
+        return self._moving_arrays
+
+    # -- the Compute protocol ---------------------------------------------------------------
+    def server_host(self, server: int) -> int | None:
+        vm = int(server)
+        host = int(self.vm_host[vm])
+        if host < 0:
+            return None
+        if self.chained_migrations:
+            latest = self.last_of_vm.get(vm)
+            if latest is not None and latest.end_s > self.clock_s:
+                return latest.target
+        return host
+
+    def host_usable(self, host: int) -> bool:
+        return not bool(self.disabled[host])
+
+    def live_migrate(self, server: int, host: int) -> None:
+        vm, target = int(server), int(host)
+        if self.disabled[target]:
+            raise SchedulerRejected(f"host {target} is disabled")
+        latest = self.last_of_vm.get(vm)
+        busy = latest is not None and latest.end_s > self.clock_s
+        if busy and not self.chained_migrations:
+            raise ServerBusy(f"VM {vm} is migrating to host {latest.target}")  # type: ignore[union-attr]
+        if self.host_ram_mb is not None:
+            incoming = sum(self.vm_ram_mb[m.vm] for m in self.in_flight if m.target == target)
+            used = float(self.vm_ram_mb[self.vm_host == target].sum()) + incoming
+            if used + self.vm_ram_mb[vm] > self.host_ram_mb[target]:
+                raise SchedulerRejected(f"host {target} has not the RAM for VM {vm}")
+        self.timeline.before_change(self.clock_s)
+        duration = self._ram_term[vm] / self._link[target]
+        source = latest.target if busy else int(self.vm_host[vm])  # type: ignore[union-attr]
+        migration = Migration(vm, source, target, self.clock_s, self.clock_s + duration)
+        self.in_flight.append(migration)
+        self._moving_arrays = None
+        heapq.heappush(self._ends, migration.end_s)
+        self.last_of_vm[vm] = migration
+        self.started += 1
+        if self.on_start is not None:
+            self.on_start(migration)
+
+    def wait_migration(self, server: int, timeout_s: float) -> str:
+        migration = self.last_of_vm.get(int(server))
+        if migration is None:
+            return "error"
+        deadline = self.clock_s + timeout_s
+        if migration.end_s > deadline:
+            self.advance_to(deadline)
+            raise MigrationTimedOut(f"VM {migration.vm}: still migrating after {timeout_s:g} s")
+        self.advance_to(migration.end_s)
+        return COMPLETED
+
+    def servers_on(self, host: int) -> Sequence[int]:
+        result: list[int] = np.flatnonzero(self.vm_host == host).tolist()
+        return result
+
+    def disable_host(self, host: int, reason: str) -> None:
+        self.disabled[host] = True
+
+    def enable_host(self, host: int) -> None:
+        self.disabled[host] = False
+
+    # -- simulated time ---------------------------------------------------------------------
+    def advance_to(self, time_s: float) -> None:
+        """Move the clock to ``time_s``: complete the migrations that end and pass the ticks on the way."""
+        if time_s <= self.clock_s:
+            return
+        while True:
+            next_end = self._ends[0] if self._ends else math.inf
+            next_tick = self.timeline.next_tick_after(self.clock_s)
+            event = min(next_end, next_tick)
+            if event > time_s:
+                break
+            self.clock_s = event
+            if next_tick <= next_end:
+                self.timeline.tick(event)
+            else:
+                self._complete(event)
+        self.clock_s = max(self.clock_s, time_s)
+
+    def _complete(self, time_s: float) -> None:
+        self.timeline.before_change(time_s)
+        while self._ends and self._ends[0] == time_s:
+            heapq.heappop(self._ends)
+        ending = [m for m in self.in_flight if m.end_s == time_s]
+        self.in_flight = [m for m in self.in_flight if m.end_s != time_s]
+        self._moving_arrays = None
+        for m in ending:  # in start order: a VM moved twice ends on its last target
+            self.vm_host[m.vm] = m.target
+            self.vm_stamp[m.vm] = self.next_stamp
+            self.next_stamp += 1
+            self.vm_last_migrated_s[m.vm] = time_s
+        self.timeline.after_completions(time_s, self.migrating())
