@@ -1,13 +1,18 @@
-"""Parameter tables and input checks shared by every algorithm.
+"""The project's one validation module: constraints, parameter tables and input checks.
 
 Every plug-in is a frozen keyword-only dataclass with a class attribute ``PARAMETERS`` mapping
 each field name to a constraint. ``validate_parameters`` runs in ``__post_init__`` and is the only
-thing a constructor does.
+thing a constructor does. neat's power drivers, database records, collector records and
+configuration tables use the same constraints (:class:`Interval`, :class:`Options`,
+:class:`Nullable`, :class:`Sequence`, :class:`Text`, :class:`Flag`, :class:`Argv`) and the same
+messages: the owner, the parameter, the accepted set, the value received, and a guess at the
+likely mistake.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Collection
 from dataclasses import dataclass, fields
 from itertools import pairwise
@@ -31,12 +36,13 @@ class InputError(ValueError):
 
 @dataclass(frozen=True)
 class Interval:
-    """A numeric range; ``kind`` is ``"int"`` or ``"float"``."""
+    """A numeric range; ``kind`` is ``"int"`` or ``"float"`` (which accepts ints too)."""
 
     kind: str
     low: float
     high: float
     closed: str = "both"  # "both", "left", "right" or "neither"
+    help: str = ""
 
     def accepts(self, value: Any) -> bool:
         if isinstance(value, bool):
@@ -70,6 +76,7 @@ class Options:
     """One of a fixed set of values."""
 
     values: tuple[Any, ...]
+    help: str = ""
 
     def accepts(self, value: Any) -> bool:
         return any(value == v and type(value) is type(v) for v in self.values)
@@ -79,10 +86,56 @@ class Options:
 
 
 @dataclass(frozen=True)
-class Nullable:
-    """``None`` or a value accepted by ``inner``."""
+class Text:
+    """A non-empty string, matching ``pattern`` (a full match) when given."""
 
-    inner: Interval | Options
+    help: str = ""
+    pattern: str | None = None
+
+    def accepts(self, value: Any) -> bool:
+        if not isinstance(value, str) or not value:
+            return False
+        return self.pattern is None or re.fullmatch(self.pattern, value) is not None
+
+    def describe(self) -> str:
+        return f"a non-empty string ({self.help})" if self.help else "a non-empty string"
+
+
+@dataclass(frozen=True)
+class Flag:
+    """``True`` or ``False``."""
+
+    help: str = ""
+
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, bool)
+
+    def describe(self) -> str:
+        return "true or false"
+
+
+@dataclass(frozen=True)
+class Argv:
+    """A command as a non-empty tuple of non-empty strings, one per argument: never a shell string."""
+
+    help: str = ""
+
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, tuple) and len(value) > 0 and all(isinstance(a, str) and a for a in value)
+
+    def describe(self) -> str:
+        return "a non-empty list of non-empty strings, one per argument"
+
+
+@dataclass(frozen=True)
+class Nullable:
+    """``None`` (a key left out) or a value accepted by ``inner``."""
+
+    inner: Interval | Options | Text | Flag | Argv
+
+    @property
+    def help(self) -> str:
+        return self.inner.help
 
     def accepts(self, value: Any) -> bool:
         return value is None or self.inner.accepts(value)
@@ -110,35 +163,64 @@ class Sequence:
         return f"a non-empty{order} sequence of {self.item.describe().removeprefix('a ')}s"
 
 
-Constraint = Interval | Options | Nullable | Sequence
+Constraint = Interval | Options | Nullable | Sequence | Text | Flag | Argv
 
 
-def validate_parameters(obj: Any) -> None:
-    """Check every field of ``obj`` against ``type(obj).PARAMETERS``.
+def likely_mistake(constraint: Constraint, value: Any) -> str:
+    """A guess at the mistake behind a rejected value (a sentence with a leading space), or ""."""
+    inner = constraint.inner if isinstance(constraint, Nullable) else constraint
+    if isinstance(inner, Interval) and isinstance(value, int | float) and inner.high <= 1.0 and 1.0 < value <= 100.0:
+        return f" It looks like a percentage; pass {value / 100:g}."
+    if isinstance(inner, Interval) and isinstance(value, str):
+        return " Write the number without quotes."
+    if isinstance(inner, Argv) and isinstance(value, str):
+        return (
+            " It looks like a shell string; give the command as a list with one argument per item, "
+            'e.g. ["ssh", "{host}", "systemctl", "suspend"]. No shell ever runs it.'
+        )
+    if isinstance(inner, Text) and isinstance(value, str) and "@" in value and "://" in value:
+        return " Credentials do not belong in the address: use username and password_env."
+    if isinstance(inner, Options) and isinstance(value, str):
+        folded = [v for v in inner.values if isinstance(v, str) and v.lower() == value.lower()]
+        if folded:
+            return f" Did you mean {folded[0]!r}? The names are case-sensitive."
+    return ""
+
+
+def check_value(
+    owner: str, name: str, value: Any, constraint: Constraint, *, error: type[Exception] = ValueError
+) -> None:
+    """Raise ``error`` (``The 'x' of Owner must be .... Got ... instead.``) unless ``constraint`` accepts ``value``."""
+    if not constraint.accepts(value):
+        raise error(
+            f"The {name!r} of {owner} must be {constraint.describe()}. Got {value!r} instead."
+            f"{likely_mistake(constraint, value)}"
+        )
+
+
+def validate_parameters(obj: Any, *, owner: str | None = None, error: type[Exception] = ParameterError) -> None:
+    """Check every constructor field of ``obj`` against ``type(obj).PARAMETERS``.
 
     Raises
     ------
-    ParameterError
+    ParameterError (or ``error``)
         ``The 'safety' parameter of MadDetector must be a float in (0, inf). Got -1.0 instead.``
+    TypeError
+        The table and the fields disagree (a mistake in the class, not in its caller).
     """
-    owner = type(obj).__name__
+    owner = owner or type(obj).__name__
     table: dict[str, Constraint] = type(obj).PARAMETERS
-    names = {f.name for f in fields(obj)}
+    names = {f.name for f in fields(obj) if f.init}
     if set(table) != names:
-        raise TypeError(f"{owner}.PARAMETERS does not match its fields: {sorted(table)} vs {sorted(names)}")
+        raise TypeError(
+            f"{type(obj).__name__}.PARAMETERS does not match its fields: {sorted(table)} vs {sorted(names)}"
+        )
     for name, constraint in table.items():
         value = getattr(obj, name)
         if not constraint.accepts(value):
-            hint = ""
-            if (
-                isinstance(constraint, Interval)
-                and isinstance(value, int | float)
-                and constraint.high <= 1.0
-                and 1.0 < value <= 100.0
-            ):
-                hint = f" It looks like a percentage; pass {value / 100:g}."
-            raise ParameterError(
-                f"The {name!r} parameter of {owner} must be {constraint.describe()}. Got {value!r} instead.{hint}"
+            raise error(
+                f"The {name!r} parameter of {owner} must be {constraint.describe()}. Got {value!r} instead."
+                f"{likely_mistake(constraint, value)}"
             )
 
 

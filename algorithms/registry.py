@@ -26,6 +26,15 @@ class UnknownPluginError(LookupError):
     """No plug-in of that name in that role."""
 
 
+def entry_point_values(group: str) -> dict[str, str]:
+    """Map of name -> ``module:attribute`` of the entry points of ``group``, sorted by name, none imported.
+
+    The one registry mechanism of the project: the algorithms' roles here, neat's power drivers
+    (group ``neat.power``) alike.
+    """
+    return dict(sorted((ep.name, ep.value) for ep in entry_points(group=group)))
+
+
 @cache
 def available(role: str) -> dict[str, type[Plugin]]:
     """Map of plug-in name -> class for ``role`` ("overload", "underload", "selection", "placement")."""

@@ -116,18 +116,14 @@ def simulate_cmd(
     from neat.decision.mode import MODES
     from neat.decision.policy import DEFAULT_POLICIES, Component, PolicyError, build_policy, custom_spec, named_policy
     from neat.scenario import ScenarioError, cloudsim_standard, load_scenario
-    from neat.traces import TraceError, load_long_table, load_planetlab, synthetic_planetlab_like
+    from neat.traces import TraceError, load_traces, synthetic_planetlab_like
 
     sim_mode = MODES[mode]
     try:
         if traces_path is None:
             traces = synthetic_planetlab_like(n_vms=vms, seed=seed)
-        elif traces_path.is_dir():
-            traces = load_planetlab(traces_path)
-        elif traces_path.exists():
-            traces = load_long_table(traces_path, cpu_unit=cpu_unit)
         else:
-            raise DataError(f"{traces_path}: no such trace folder or file")
+            traces = load_traces(traces_path, cpu_unit=cpu_unit)
         scenario = load_scenario(scenario_path) if scenario_path else cloudsim_standard()
         chosen = list(policies) or ([] if overload else list(DEFAULT_POLICIES))
         parsed = [named_policy(p, sim_mode) for p in chosen]

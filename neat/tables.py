@@ -39,7 +39,7 @@ class TableReader:
         self.known = frozenset(known)
         for key in table:
             if key not in self.known:
-                raise TableError(f"{where}: unknown key {key!r}{_suggestion(key, self.known)}")
+                raise TableError(f"{where} has an unknown key {key!r}{_suggestion(key, self.known)}")
 
     def __contains__(self, key: str) -> bool:
         return key in self.table
@@ -51,35 +51,35 @@ class TableReader:
         if constraint.kind == "float" and isinstance(value, int) and not isinstance(value, bool):
             accepted = accepted or Interval("int", constraint.low, constraint.high, constraint.closed).accepts(value)
         if not accepted:
-            raise TableError(f"{self.where}: {key} must be {constraint.describe()}; got {value!r}")
+            raise TableError(f"{self.where} {key} must be {constraint.describe()}; got {value!r}")
         return value
 
     def text(self, key: str, default: str | None = None) -> str:
         """The value of ``key`` (``default`` if absent), a non-empty string."""
         value = self.table.get(key, default)
         if not isinstance(value, str) or not value:
-            raise TableError(f"{self.where}: {key} must be a non-empty string; got {value!r}")
+            raise TableError(f"{self.where} {key} must be a non-empty string; got {value!r}")
         return value
 
     def flag(self, key: str, default: bool) -> bool:
         """The value of ``key`` (``default`` if absent), true or false."""
         value = self.table.get(key, default)
         if not isinstance(value, bool):
-            raise TableError(f"{self.where}: {key} must be true or false; got {value!r}")
+            raise TableError(f"{self.where} {key} must be true or false; got {value!r}")
         return value
 
     def names(self, key: str) -> list[str]:
         """The value of ``key`` (empty if absent), a list of non-empty strings."""
         value = self.table.get(key, [])
         if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-            raise TableError(f"{self.where}: {key} must be a list of names; got {value!r}")
+            raise TableError(f"{self.where} {key} must be a list of names; got {value!r}")
         return list(value)
 
     def subtable(self, key: str) -> Mapping[str, Any]:
         """The value of ``key`` (empty if absent), a table."""
         value = self.table.get(key, {})
         if not isinstance(value, Mapping):
-            raise TableError(f"{self.where}: {key} must be a table; got {value!r}")
+            raise TableError(f"{self.where} {key} must be a table; got {value!r}")
         return value
 
 

@@ -13,8 +13,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-PLANETLAB_INTERVAL_S = 300
-PLANETLAB_STEPS = 288
+from neat.constants import PLANETLAB_INTERVAL_S, PLANETLAB_STEPS
 
 
 class TraceError(ValueError):
@@ -231,3 +230,19 @@ def synthetic_planetlab_like(n_vms: int = 1000, n_steps: int = PLANETLAB_STEPS, 
     percents = np.clip(np.rint(values), 0, 99)
     names = tuple(f"synthetic-{i:05d}" for i in range(n_vms))
     return TraceSet(percents / 100.0, names, PLANETLAB_INTERVAL_S, f"synthetic(seed={seed}, vms={n_vms})")
+
+
+def load_traces(path: str | Path, *, cpu_unit: str | None = None) -> TraceSet:
+    """A PlanetLab day (a folder, one file per VM) or a long table (a CSV or Parquet file).
+
+    Raises
+    ------
+    TraceError
+        The path does not exist, or a trace is unusable (the message names the file, line and value).
+    """
+    where = Path(path)
+    if where.is_dir():
+        return load_planetlab(where)
+    if where.exists():
+        return load_long_table(where, cpu_unit=cpu_unit)
+    raise TraceError(f"{where}: no such trace folder or file")

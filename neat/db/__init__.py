@@ -12,8 +12,9 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from neat.constants import DEFAULT_DATABASE_URL
     from neat.db.engine import make_engine
-    from neat.db.migrate import DEFAULT_DATABASE_URL, URL_ENV
+    from neat.db.migrate import URL_ENV
     from neat.db.records import (
         ActionRecord,
         ActionSpec,
@@ -46,7 +47,7 @@ __all__ = [
 ]
 
 _HOME = {
-    "DEFAULT_DATABASE_URL": "neat.db.migrate",
+    "DEFAULT_DATABASE_URL": "neat.constants",
     "URL_ENV": "neat.db.migrate",
     "make_engine": "neat.db.engine",
     "GLOBAL_MANAGER_LEASE": "neat.db.store",

@@ -45,7 +45,7 @@ def _resolve(url: str | None, config_path: str | None) -> str:
             return load_config(config_path).database_url
         except ConfigError as exc:
             raise click.ClickException(str(exc)) from None
-    from neat.db.migrate import DEFAULT_DATABASE_URL
+    from neat.constants import DEFAULT_DATABASE_URL
 
     return DEFAULT_DATABASE_URL
 

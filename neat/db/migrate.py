@@ -20,6 +20,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import URL, Connection, Engine
 
+from neat.constants import DEFAULT_DATABASE_URL
 from neat.db.engine import make_engine
 from neat.db.models import Base
 
@@ -40,8 +41,6 @@ __all__ = [
 
 #: The environment variable naming the database.
 URL_ENV = "NEAT_DATABASE_URL"
-#: Without a URL: a SQLite file in the current folder (embedded, no setup).
-DEFAULT_DATABASE_URL = "sqlite:///neat.db"
 #: ``migrations/`` at the root of the source tree.
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 

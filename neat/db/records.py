@@ -13,6 +13,7 @@ from datetime import datetime
 import numpy as np
 from numpy.typing import NDArray
 
+from algorithms._validation import Interval, Nullable, Options, Text, check_value
 from algorithms.base import FloatArray, IntArray
 from neat.db.models import ACTION_KINDS, POWER_STATES, SERVICE_STATES
 
@@ -33,36 +34,19 @@ TERMINAL_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
 
 
 def check_choice(owner: str, name: str, value: object, accepted: Sequence[str]) -> None:
-    if value not in accepted:
-        hint = ""
-        if isinstance(value, str) and value.lower() in accepted:
-            hint = f" (did you mean {value.lower()!r}?)"
-        raise ValueError(
-            f"The {name!r} of {owner} must be one of {{{', '.join(map(repr, accepted))}}}. Got {value!r} instead{hint}."
-        )
+    """``value`` is one of ``accepted`` (:func:`algorithms._validation.check_value`)."""
+    check_value(owner, name, value, Options(tuple(accepted)))
 
 
 def check_positive(owner: str, name: str, value: object, *, kind: type = float, optional: bool = False) -> None:
-    if value is None and optional:
-        return
-    ok = (
-        isinstance(value, int | float | np.integer | np.floating)
-        and not isinstance(value, bool)
-        and (kind is float or isinstance(value, int | np.integer))
-        and math.isfinite(value)
-        and value > 0
-    )
-    if not ok:
-        what = "an int" if kind is int else "a float"
-        raise ValueError(f"The {name!r} of {owner} must be {what} in (0, inf). Got {value!r} instead.")
+    """``value`` is a finite number > 0 (an int if ``kind`` is int), or None if ``optional``."""
+    interval = Interval("int" if kind is int else "float", 0.0, math.inf, "neither")
+    check_value(owner, name, value, Nullable(interval) if optional else interval)
 
 
 def check_name(owner: str, name: str, value: object, max_length: int) -> None:
-    if not isinstance(value, str) or not value or len(value) > max_length:
-        raise ValueError(
-            f"The {name!r} of {owner} must be a non-empty string of at most {max_length} characters. "
-            f"Got {value!r} instead."
-        )
+    """``value`` is a non-empty string of at most ``max_length`` characters."""
+    check_value(owner, name, value, Text(f"at most {max_length} characters", pattern=f"(?s).{{1,{max_length}}}"))
 
 
 @dataclass(frozen=True, kw_only=True)

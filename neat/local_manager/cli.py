@@ -136,10 +136,10 @@ def local_manager_cmd(
 
 
 def _load_traces(path: Path) -> Any:
-    from neat.traces import TraceError, load_long_table, load_planetlab
+    from neat.traces import TraceError, load_traces
 
     try:
-        return load_planetlab(path) if path.is_dir() else load_long_table(path)
+        return load_traces(path)
     except TraceError as exc:
         raise click.BadParameter(str(exc), param_hint="--replay") from None
 

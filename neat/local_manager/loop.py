@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+from algorithms._validation import Interval, check_value
+
 log = logging.getLogger(__name__)
 
 
@@ -26,18 +28,12 @@ def utc_now() -> datetime:
 
 
 def _check_fraction(owner: str, name: str, value: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ValueError(f"The {name!r} of {owner} must be a fraction in [0, 1]. Got {value!r} instead.")
-    if not 0.0 <= value <= 1.0:
-        hint = ", which looks like a percentage" if 1.0 < value <= 100.0 else ""
-        raise ValueError(f"The {name!r} of {owner} must be a fraction in [0, 1]. Got {value!r} instead{hint}.")
+    check_value(owner, name, value, Interval("float", 0.0, 1.0))
 
 
 def _check_capacity(owner: str, cpu_mhz: float, cpu_cores: int) -> None:
-    if isinstance(cpu_mhz, bool) or not isinstance(cpu_mhz, int | float) or not (0 < cpu_mhz < math.inf):
-        raise ValueError(f"The 'cpu_mhz' of {owner} must be a number in (0, inf). Got {cpu_mhz!r} instead.")
-    if isinstance(cpu_cores, bool) or not isinstance(cpu_cores, int) or cpu_cores < 1:
-        raise ValueError(f"The 'cpu_cores' of {owner} must be an integer >= 1. Got {cpu_cores!r} instead.")
+    check_value(owner, "cpu_mhz", cpu_mhz, Interval("float", 0.0, math.inf, "neither"))
+    check_value(owner, "cpu_cores", cpu_cores, Interval("int", 1, math.inf))
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ import uuid as uuidlib
 import numpy as np
 from numpy.typing import NDArray
 
+from algorithms._validation import Interval, check_value
 from neat.local_manager.loop import HostCapacity, HostReading, VmSample
 from neat.traces import TraceSet
 
@@ -62,12 +63,8 @@ class ReplaySource:
         capacity: HostCapacity | None = None,
         wrap: bool = True,
     ) -> None:
-        if isinstance(vcpus, bool) or not isinstance(vcpus, int) or vcpus < 1:
-            raise ValueError(f"The 'vcpus' parameter of ReplaySource must be an integer >= 1. Got {vcpus!r} instead.")
-        if isinstance(core_mhz, bool) or not isinstance(core_mhz, int | float) or not (0 < core_mhz < np.inf):
-            raise ValueError(
-                f"The 'core_mhz' parameter of ReplaySource must be a number in (0, inf). Got {core_mhz!r} instead."
-            )
+        check_value("ReplaySource", "vcpus", vcpus, Interval("int", 1, np.inf))
+        check_value("ReplaySource", "core_mhz", core_mhz, Interval("float", 0.0, np.inf, "neither"))
         if traces.n_vms < 1 or traces.n_steps < 1:
             raise ValueError(
                 f"The 'traces' parameter of ReplaySource must hold at least one VM and one step. "

@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
+
+from algorithms._validation import Constraint, Text, validate_parameters
 
 log = logging.getLogger(__name__)
 
@@ -72,130 +73,7 @@ class PowerConfigError(ValueError):
     """A host's power configuration is unusable; the message names the host, the key and the value."""
 
 
-# --- parameter tables --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Text:
-    """A non-empty string, matching ``pattern`` (a full match) when given."""
-
-    help: str = ""
-    pattern: str | None = None
-
-    def accepts(self, value: Any) -> bool:
-        if not isinstance(value, str) or not value:
-            return False
-        return self.pattern is None or re.fullmatch(self.pattern, value) is not None
-
-    def describe(self) -> str:
-        return f"a non-empty string ({self.help})" if self.help else "a non-empty string"
-
-
-@dataclass(frozen=True)
-class Choice:
-    """One of a fixed set of values."""
-
-    values: tuple[Any, ...]
-    help: str = ""
-
-    def accepts(self, value: Any) -> bool:
-        return any(value == v and type(value) is type(v) for v in self.values)
-
-    def describe(self) -> str:
-        return "one of {" + ", ".join(repr(v) for v in self.values) + "}"
-
-
-@dataclass(frozen=True)
-class Number:
-    """An int (``integer=True``) or a number in ``[low, high]``, or ``(low, high]`` if ``open_low``."""
-
-    low: float
-    high: float
-    integer: bool = False
-    open_low: bool = False
-    help: str = ""
-
-    def accepts(self, value: Any) -> bool:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            return False
-        if self.integer and not isinstance(value, int):
-            return False
-        if isinstance(value, float) and math.isnan(value):
-            return False
-        above = value > self.low if self.open_low else value >= self.low
-        return above and value <= self.high
-
-    def describe(self) -> str:
-        def fmt(x: float) -> str:
-            return "inf" if math.isinf(x) else f"{x:g}"
-
-        kind = "an int" if self.integer else "a number"
-        return f"{kind} in {'(' if self.open_low else '['}{fmt(self.low)}, {fmt(self.high)}]"
-
-
-@dataclass(frozen=True)
-class Flag:
-    """``True`` or ``False``."""
-
-    help: str = ""
-
-    def accepts(self, value: Any) -> bool:
-        return isinstance(value, bool)
-
-    def describe(self) -> str:
-        return "true or false"
-
-
-@dataclass(frozen=True)
-class Argv:
-    """A command as a non-empty tuple of non-empty strings, one per argument: never a shell string."""
-
-    help: str = ""
-
-    def accepts(self, value: Any) -> bool:
-        return isinstance(value, tuple) and len(value) > 0 and all(isinstance(a, str) and a for a in value)
-
-    def describe(self) -> str:
-        return "a non-empty list of non-empty strings, one per argument"
-
-
-@dataclass(frozen=True)
-class Maybe:
-    """``None`` (the key left out) or a value accepted by ``inner``."""
-
-    inner: Text | Choice | Number | Flag | Argv
-
-    @property
-    def help(self) -> str:
-        return self.inner.help
-
-    def accepts(self, value: Any) -> bool:
-        return value is None or self.inner.accepts(value)
-
-    def describe(self) -> str:
-        return f"left out or {self.inner.describe()}"
-
-
-Constraint = Text | Choice | Number | Flag | Argv | Maybe
-
-
-def _hint(constraint: Constraint, value: Any) -> str:
-    """Guess the likely mistake behind a rejected value."""
-    inner = constraint.inner if isinstance(constraint, Maybe) else constraint
-    if isinstance(inner, Argv) and isinstance(value, str):
-        return (
-            " It looks like a shell string; give the command as a list with one argument per item, "
-            'e.g. ["ssh", "{host}", "systemctl", "suspend"]. No shell ever runs it.'
-        )
-    if isinstance(inner, Text) and isinstance(value, str) and "@" in value and "://" in value:
-        return " Credentials do not belong in the address: use username and password_env."
-    if isinstance(inner, Number) and isinstance(value, str):
-        return " Write the number without quotes."
-    if isinstance(inner, Choice) and isinstance(value, str):
-        folded = [v for v in inner.values if isinstance(v, str) and v.lower() == value.lower()]
-        if folded:
-            return f" Did you mean {folded[0]!r}? The names are case-sensitive."
-    return ""
+# --- parameter tables: the project's constraints (algorithms._validation) ---
 
 
 def check_parameters(obj: Any) -> None:
@@ -209,20 +87,10 @@ def check_parameters(obj: Any) -> None:
     TypeError
         The table and the fields disagree (a mistake in the driver, not in the configuration).
     """
-    cls = type(obj)
-    table: dict[str, Constraint] = cls.PARAMETERS
-    names = {f.name for f in fields(obj) if f.init}
-    if set(table) != names:
-        raise TypeError(f"{cls.__name__}.PARAMETERS does not match its fields: {sorted(table)} vs {sorted(names)}")
     host = getattr(obj, "host", None)
-    owner = cls.__name__ if not isinstance(host, str) or not host else f"{cls.__name__} (host {host!r})"
-    for name, constraint in table.items():
-        value = getattr(obj, name)
-        if not constraint.accepts(value):
-            raise PowerConfigError(
-                f"The {name!r} parameter of {owner} must be {constraint.describe()}. "
-                f"Got {value!r} instead.{_hint(constraint, value)}"
-            )
+    name = type(obj).__name__
+    owner = name if not isinstance(host, str) or not host else f"{name} (host {host!r})"
+    validate_parameters(obj, owner=owner, error=PowerConfigError)
 
 
 # --- the driver interface ----------------------------------------------------------------------

@@ -31,16 +31,14 @@ from typing import Any, TypeVar
 from pyghmi import exceptions as pyghmi_exc
 from pyghmi.ipmi import command as ipmi_command
 
+from algorithms._validation import Interval, Options, Text
 from neat.power.base import (
     ENV_NAME,
     BmcUnreachable,
-    Choice,
-    Number,
     PowerCallFailed,
     PowerDriver,
     PowerError,
     PowerState,
-    Text,
 )
 
 T = TypeVar("T")
@@ -75,11 +73,11 @@ class IpmiDriver(PowerDriver):
     PARAMETERS = {  # noqa: RUF012
         **PowerDriver.PARAMETERS,
         "address": Text("the BMC's host name or IP address", pattern=r"[^\s/@]+"),
-        "port": Number(1, 65535, integer=True),
+        "port": Interval("int", 1, 65535),
         "username": Text("the BMC user"),
         "password_env": Text("an environment variable name", pattern=ENV_NAME),
-        "off_command": Choice(("off", "softoff")),
-        "call_timeout_s": Number(0.0, 600.0, open_low=True),
+        "off_command": Options(("off", "softoff")),
+        "call_timeout_s": Interval("float", 0.0, 600.0, "right"),
     }
 
     address: str

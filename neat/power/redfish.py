@@ -34,17 +34,13 @@ import sushy
 from sushy import exceptions as sushy_exc
 from sushy.resources import constants as res_cons
 
+from algorithms._validation import Flag, Interval, Nullable, Options, Text
 from neat.power.base import (
     ENV_NAME,
     BmcUnreachable,
-    Choice,
-    Flag,
-    Maybe,
-    Number,
     PowerCallFailed,
     PowerDriver,
     PowerState,
-    Text,
 )
 
 #: Redfish PowerState -> neat's power state.
@@ -87,13 +83,13 @@ class RedfishDriver(PowerDriver):
         **PowerDriver.PARAMETERS,
         "address": Text("the BMC's base URL, http(s)://host[:port]", pattern=r"https?://[^/@\s]+(/\S*)?"),
         "system": Text("the system's Id, UUID or path"),
-        "username": Maybe(Text("the BMC user")),
-        "password_env": Maybe(Text("an environment variable name", pattern=ENV_NAME)),
+        "username": Nullable(Text("the BMC user")),
+        "password_env": Nullable(Text("an environment variable name", pattern=ENV_NAME)),
         "verify_tls": Flag("check the BMC's TLS certificate"),
-        "off_reset_type": Choice(("ForceOff", "GracefulShutdown", "Suspend", "Pause")),
-        "on_reset_type": Choice(("On", "ForceOn", "Resume")),
-        "connect_timeout_s": Number(0.0, 600.0, open_low=True),
-        "read_timeout_s": Number(0.0, 600.0, open_low=True),
+        "off_reset_type": Options(("ForceOff", "GracefulShutdown", "Suspend", "Pause")),
+        "on_reset_type": Options(("On", "ForceOn", "Resume")),
+        "connect_timeout_s": Interval("float", 0.0, 600.0, "right"),
+        "read_timeout_s": Interval("float", 0.0, 600.0, "right"),
     }
 
     address: str

@@ -9,9 +9,9 @@ A table names its driver and gives the driver's keys; the host is the table's na
     username = "admin"
     password_env = "NEAT_BMC_PASSWORD"
 
-Drivers are found by name in the ``neat.power`` entry-point group (another distribution adds its
-own there); the built-ins are also known here, so they are found before neat's own entry points
-are installed. A driver module is imported only when a host uses it, so a missing optional
+Drivers are found by name in the ``neat.power`` entry-point group, where neat's pyproject lists
+the built-ins and another distribution adds its own (the same mechanism as the algorithms'
+plug-ins, :mod:`algorithms.registry`). A driver module is imported only when a host uses it, so a missing optional
 dependency (``pip install 'neat-consolidation[power]'``) is reported for that host, not at start.
 
 Secrets never appear in a table: a key holding a password is refused (and its value never
@@ -24,30 +24,21 @@ import difflib
 import os
 from collections.abc import Mapping
 from dataclasses import MISSING, fields
-from importlib.metadata import EntryPoint, entry_points
+from importlib.metadata import EntryPoint
 from typing import Any
 
+from algorithms.registry import entry_point_values
 from neat.power.base import PowerConfigError, PowerDriver
 
 #: Entry-point group of power drivers.
 GROUP = "neat.power"
-#: The built-in drivers, as ``module:class`` (the same lines as neat's pyproject entry points).
-BUILTIN = {
-    "ipmi": "neat.power.ipmi:IpmiDriver",
-    "noop": "neat.power.noop:NoopDriver",
-    "redfish": "neat.power.redfish:RedfishDriver",
-    "wol": "neat.power.wol:WolDriver",
-}
 #: Keys that would hold a secret in the configuration file.
 SECRET_KEYS = frozenset({"password", "passwd", "secret", "token"})
 
 
 def available() -> dict[str, str]:
-    """Map of driver name -> ``module:class``, built-ins first, sorted by name."""
-    found = dict(BUILTIN)
-    for ep in entry_points(group=GROUP):
-        found.setdefault(ep.name, ep.value)
-    return dict(sorted(found.items()))
+    """Map of driver name -> ``module:class``, sorted by name (entry points, not imported)."""
+    return entry_point_values(GROUP)
 
 
 def _suggest(word: str, choices: list[str]) -> str:

@@ -30,16 +30,12 @@ from dataclasses import dataclass
 
 import wakeonlan
 
+from algorithms._validation import Argv, Interval, Nullable, Options, Text
 from neat.power.base import (
-    Argv,
     BmcUnreachable,
-    Choice,
-    Maybe,
-    Number,
     PowerCallFailed,
     PowerDriver,
     PowerState,
-    Text,
 )
 
 #: A MAC address as wakeonlan takes it: 12 hex digits, optionally grouped by ':' or '-' (2) or '.' (4).
@@ -82,14 +78,14 @@ class WolDriver(PowerDriver):
         **PowerDriver.PARAMETERS,
         "mac": Text("a MAC address such as 52:54:00:12:34:56", pattern=MAC_PATTERN),
         "broadcast": Text("an IP address or host name", pattern=r"[^\s/]+"),
-        "port": Number(1, 65535, integer=True),
-        "interface": Maybe(Text("a source IP address", pattern=r"[^\s/]+")),
-        "ssh_host": Maybe(Text("a host name not starting with '-'", pattern=r"[^-\s][^\s]*")),
+        "port": Interval("int", 1, 65535),
+        "interface": Nullable(Text("a source IP address", pattern=r"[^\s/]+")),
+        "ssh_host": Nullable(Text("a host name not starting with '-'", pattern=r"[^-\s][^\s]*")),
         "suspend_command": Argv("the suspend command"),
-        "probe_command": Maybe(Argv("the probe command")),
-        "command_timeout_s": Number(0.0, 3600.0, open_low=True),
-        "unreachable_exit_code": Maybe(Number(1, 255, integer=True)),
-        "sleep_state": Choice(("suspended", "off")),
+        "probe_command": Nullable(Argv("the probe command")),
+        "command_timeout_s": Interval("float", 0.0, 3600.0, "right"),
+        "unreachable_exit_code": Nullable(Interval("int", 1, 255)),
+        "sleep_state": Options(("suspended", "off")),
     }
 
     mac: str

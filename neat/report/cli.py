@@ -53,7 +53,7 @@ def load_days(paths: Sequence[Path], cpu_unit: str | None) -> list[Day]:
         A path is missing or a trace is unusable; the message names the file, line and value.
     """
     from neat.report.runner import Day
-    from neat.traces import TraceError, load_long_table, load_planetlab
+    from neat.traces import TraceError, load_traces
 
     found: list[tuple[str, Path]] = []
     for path in paths:
@@ -75,7 +75,7 @@ def load_days(paths: Sequence[Path], cpu_unit: str | None) -> list[Day]:
     days = []
     for resolved, name in unique.items():
         label = name if names.count(name) == 1 else str(resolved)
-        traces = load_long_table(resolved, cpu_unit=cpu_unit) if resolved.is_file() else load_planetlab(resolved)
+        traces = load_traces(resolved, cpu_unit=cpu_unit)
         days.append(Day.of(label, traces))
     return days
 
@@ -157,7 +157,7 @@ def report_cmd(
     """
     from neat.cli import DataError
     from neat.decision.mode import MODES
-    from neat.decision.policy import PolicyError
+    from neat.decision.policy import BASELINES, DEFAULT_POLICIES, PolicyError
     from neat.report.cache import ResultCache, default_cache_dir
     from neat.report.document import ReportInputs, build_document, check_output_folder, write_report
     from neat.report.html import render_html
@@ -170,7 +170,7 @@ def report_cmd(
 
     started = time.perf_counter()
     sim_mode = MODES[mode]
-    requested = policies or (() if sweep_path else ("thr-mmt-0.8", "mad-mmt-2.5", "lr-mmt-1.2"))
+    requested = policies or (() if sweep_path else tuple(p for p in DEFAULT_POLICIES if p not in BASELINES))
     try:
         check_output_folder(out_dir)
         chosen = resolve_policies(requested, sweep_path, sim_mode, baseline=baseline)

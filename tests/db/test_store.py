@@ -125,7 +125,9 @@ def test_remove_vms_and_hosts(store: Store) -> None:
 
 
 def test_records_validate_with_clear_messages() -> None:
-    with pytest.raises(ValueError, match=r"The 'power_state' of HostInfo must be one of .*Got 'ON' instead \(did you"):
+    with pytest.raises(
+        ValueError, match=r"The 'power_state' of HostInfo must be one of .*Got 'ON' instead. Did you mean 'on'"
+    ):
         host("h1", power_state="ON")
     with pytest.raises(ValueError, match=r"The 'cores' of HostInfo must be an int in \(0, inf\). Got 0 instead"):
         host("h1", cores=0)

@@ -78,7 +78,7 @@ def test_a_bad_configuration_is_a_usage_error(tmp_path, sink):
     config.write_text("[intervals]\ncollect_s = 0\n")
     result = invoke(["--config", str(config), "--once"], sink)
     assert result.exit_code == 2
-    assert "[intervals] collect_s must be a number >= 1" in result.output
+    assert "[intervals] collect_s must be a float in [1.0, 86400.0]; got 0" in result.output
 
 
 def test_a_bad_replay_folder_is_a_usage_error(tmp_path, sink):

@@ -102,8 +102,8 @@ def test_importing_the_package_does_not_import_libvirt():
 def test_a_percentage_is_refused_with_a_hint():
     with pytest.raises(
         ValueError,
-        match=r"The 'utilization' of VmSample x must be a fraction in \[0, 1\]. "
-        r"Got 85.0 instead, which looks like a percentage.",
+        match=r"The 'utilization' of VmSample x must be a float in \[0.0, 1.0\]. "
+        r"Got 85.0 instead. It looks like a percentage; pass 0.85.",
     ):
         VmSample("x", 85.0, 0, 1)
 

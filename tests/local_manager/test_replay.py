@@ -94,9 +94,9 @@ def test_the_trace_is_not_modified():
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"vcpus": 0}, r"The 'vcpus' parameter of ReplaySource must be an integer >= 1. Got 0 instead."),
-        ({"vcpus": 1.5}, r"The 'vcpus' parameter of ReplaySource must be an integer >= 1. Got 1.5 instead."),
-        ({"core_mhz": -1.0}, r"The 'core_mhz' parameter of ReplaySource must be a number in \(0, inf\). Got -1.0"),
+        ({"vcpus": 0}, r"The 'vcpus' of ReplaySource must be an int in \[1, inf\]. Got 0 instead."),
+        ({"vcpus": 1.5}, r"The 'vcpus' of ReplaySource must be an int in \[1, inf\]. Got 1.5 instead."),
+        ({"core_mhz": -1.0}, r"The 'core_mhz' of ReplaySource must be a float in \(0.0, inf\). Got -1.0"),
     ],
 )
 def test_bad_parameters_name_the_owner_and_the_value(kwargs, message):

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import pytest
 
 import neat.power
+from algorithms._validation import Flag, Text
 from neat.power import (
     BmcUnreachable,
     PowerCallFailed,
@@ -19,7 +20,7 @@ from neat.power import (
     StateNotReached,
     transition,
 )
-from neat.power.base import Flag, PowerConfigError, Text, check_parameters
+from neat.power.base import PowerConfigError, check_parameters
 
 
 class FakeClock:
