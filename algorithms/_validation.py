@@ -150,6 +150,7 @@ class Sequence:
 
     item: Interval
     increasing: bool = False
+    help: str = ""
 
     def accepts(self, value: Any) -> bool:
         if not isinstance(value, tuple | list) or len(value) == 0:

@@ -9,7 +9,8 @@ simulator and the service never import each other)::
     neat.execution neat.traces neat.scenario neat.db neat.openstack neat.power
     neat.simulation neat.config
     neat.local_manager neat.service neat.report
-    neat.cli                                  the command line
+    neat.cli                                  the command line (one package)
+    neat.__main__                             ``python -m neat``
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ LAYERS = [
     ["neat.execution", "neat.traces", "neat.scenario", "neat.db", "neat.openstack", "neat.power"],
     ["neat.simulation", "neat.config"],
     ["neat.local_manager", "neat.service", "neat.report"],
-    ["neat.cli", "neat.__main__"],
+    ["neat.cli"],
+    ["neat.__main__"],
 ]
 RANK = {unit: rank for rank, units in enumerate(LAYERS) for unit in units}
 
@@ -116,7 +118,7 @@ def test_no_import_cycles() -> None:
             if node.startswith(nxt + "."):
                 continue  # a module importing its own package
             if state.get(nxt) == 1:
-                cycle = stack[stack.index(nxt) :] + [nxt]
+                cycle = [*stack[stack.index(nxt) :], nxt]
                 raise AssertionError("import cycle: " + " -> ".join(cycle))
             if nxt not in state:
                 visit(nxt)

@@ -2,7 +2,7 @@
 ``migrations/``), engines (:mod:`neat.db.engine`) and the repository API (:mod:`neat.db.store`,
 taking and giving the records of :mod:`neat.db.records`).
 
-Names are imported lazily, so ``import neat.db.cli`` (the ``neat db`` commands) does not load
+Names are imported lazily, so ``import neat.cli.db`` (the ``neat db`` commands) does not load
 SQLAlchemy.
 """
 

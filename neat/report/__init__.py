@@ -1,12 +1,12 @@
 """Reports over many trace days and policies: a cached, parallel matrix of simulations, tables and plots.
 
-``neat report`` (:mod:`neat.report.cli`) runs every policy on every day (:mod:`~neat.report.runner`,
+``neat report`` (:mod:`neat.cli.report`) runs every policy on every day (:mod:`~neat.report.runner`,
 locally in parallel or on a Dask cluster), keeps each result in an on-disk cache
 (:mod:`~neat.report.cache`), aggregates them (:mod:`~neat.report.tables`), draws the figures
 (:mod:`~neat.report.plots`) and writes ``report.html``, ``report.md`` and ``results.csv`` /
 ``results.parquet`` (:mod:`~neat.report.document`).
 
-The names below are imported on first use, so ``import neat.report.cli`` (which the ``neat``
+The names below are imported on first use, so ``import neat.cli.report`` (which the ``neat``
 command does at start-up) pulls in neither matplotlib nor pandas.
 """
 

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from sqlalchemy import inspect
 
 from neat.db import migrate
-from neat.db.cli import db
+from neat.cli.db import db
 from neat.db.engine import make_engine
 from neat.db.models import Base
 

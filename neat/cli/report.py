@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from neat.cli_options import cpu_unit_option, mode_option, scenario_option
+from neat.cli.options import DataError, cpu_unit_option, mode_option, scenario_option
 
 if TYPE_CHECKING:
     from neat.decision.mode import Mode
@@ -155,7 +155,6 @@ def report_cmd(
 
     Every (day, policy) result is cached, so a rerun with another policy simulates only that one.
     """
-    from neat.cli import DataError
     from neat.decision.mode import MODES
     from neat.decision.policy import BASELINES, DEFAULT_POLICIES, PolicyError
     from neat.report.cache import ResultCache, default_cache_dir

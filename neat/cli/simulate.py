@@ -1,4 +1,4 @@
-"""The ``neat`` command line."""
+"""``neat simulate``: replay traces through policies and report energy and SLA metrics."""
 
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from neat import __version__
-from neat.cli_options import cpu_unit_option, mode_option, scenario_option
+from neat.cli.options import DataError, cpu_unit_option, mode_option, parse_component, scenario_option
 
 if TYPE_CHECKING:
     from neat.decision.policy import Policy
@@ -20,45 +19,7 @@ if TYPE_CHECKING:
     from neat.traces import TraceSet
 
 
-class DataError(click.ClickException):
-    """Bad input data or arguments: exit status 2, message on stderr."""
-
-    exit_code = 2
-
-
-@click.group()
-@click.version_option(__version__, prog_name="neat")
-def main() -> None:
-    """neat: dynamic VM consolidation for OpenStack clouds."""
-
-
-@main.command("algorithms")
-def algorithms_cmd() -> None:
-    """List the registered algorithms of every role."""
-    from algorithms.registry import GROUPS, available
-
-    for role in GROUPS:
-        click.echo(f"{role}: {', '.join(available(role))}")
-
-
-def _parse_component(spec: str, option: str) -> tuple[str, dict[str, Any]]:
-    """``name`` or ``name:key=value,key=value`` -> (name, params); values parsed as TOML scalars."""
-    import tomllib
-
-    name, _, rest = spec.partition(":")
-    params: dict[str, Any] = {}
-    for item in filter(None, rest.split(",")):
-        key, eq, raw = item.partition("=")
-        if not eq:
-            raise DataError(f"{option} {spec!r}: expected NAME or NAME:key=value,... ; got {item!r}")
-        try:
-            params[key.strip()] = tomllib.loads(f"v = {raw.strip()}")["v"]
-        except tomllib.TOMLDecodeError:
-            params[key.strip()] = raw.strip()
-    return name.strip(), params
-
-
-@main.command("simulate")
+@click.command("simulate")
 @click.option(
     "--traces",
     "traces_path",
@@ -129,10 +90,10 @@ def simulate_cmd(
         parsed = [named_policy(p, sim_mode) for p in chosen]
         if overload:
             spec = custom_spec(
-                Component(*_parse_component(overload, "--overload")),
-                Component(*_parse_component(selection, "--selection")),
-                Component(*_parse_component(placement, "--placement")),
-                Component(*_parse_component(underload, "--underload")),
+                Component(*parse_component(overload, "--overload")),
+                Component(*parse_component(selection, "--selection")),
+                Component(*parse_component(placement, "--placement")),
+                Component(*parse_component(underload, "--underload")),
             )
             parsed.append(build_policy(spec, sim_mode))
     except (TraceError, ScenarioError, PolicyError) as exc:
@@ -220,17 +181,3 @@ def _simulate_and_write(
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
-
-
-def _register_commands() -> None:
-    """Commands that live beside the code they drive."""
-    from neat.db.cli import db
-    from neat.local_manager.cli import local_manager_cmd
-    from neat.report.cli import report_cmd
-    from neat.service.cli import apply_cmd, energy_cmd, global_manager_cmd, plan_cmd, status_cmd
-
-    for command in (report_cmd, db, local_manager_cmd, global_manager_cmd, plan_cmd, apply_cmd, status_cmd, energy_cmd):
-        main.add_command(command)
-
-
-_register_commands()
