@@ -38,8 +38,9 @@ Example::
     link_mbit_s = 10000                       # the migration network (a migration gets half)
     idle_w = 100                              # power at 0 % and 100 % (or power_w, 11 points)
     peak_w = 200
-    [[hosts.profile]]                         # hosts whose name matches, first profile wins
-    match = "compute-g5-*"                    # shell-style pattern on the host name
+    [[hosts.profile]]                         # the hosts it matches take it; the first profile wins
+    match = "compute-g5-*"                    # a shell-style pattern on the host name, or
+    # aggregate = "g5"                        # the hosts of a Nova host aggregate
     core_mips = 2660
     power_w = [93.7, 97, 101, 105, 110, 116, 121, 125, 129, 133, 135]
     # cores, ram_mb: override what Nova reports
@@ -63,8 +64,8 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
@@ -106,9 +107,11 @@ class PowerSettings:
 
 @dataclass(frozen=True)
 class HostProfile:
-    """What the decision assumes of the hosts whose name matches ``match`` (None: Nova's value)."""
+    """What the decision assumes of the hosts whose name matches ``match`` or that belong to Nova's
+    host aggregate ``aggregate`` (None: Nova's value)."""
 
     match: str = "*"
+    aggregate: str | None = None
     core_mips: float = 2000.0
     power_w: NDArray[np.float64] = field(default_factory=DEFAULT_POWER_W.copy)
     cores: int | None = None
@@ -148,12 +151,21 @@ class ServiceConfig:
         except PolicyError as exc:
             raise ConfigError(f"{self.source}: [algorithms] {exc}") from None
 
-    def profile(self, host: str) -> HostProfile:
-        """The first profile whose pattern matches ``host`` (the ``[hosts]`` defaults otherwise)."""
+    def profile(self, host: str, aggregates: Mapping[str, Sequence[str]] | None = None) -> HostProfile:
+        """The first profile that matches ``host`` by name pattern or by aggregate (``aggregates``:
+        Nova's, by name), else the ``[hosts]`` defaults."""
         for profile in self.profiles:
-            if fnmatchcase(host, profile.match):
+            if profile.aggregate is not None:
+                if aggregates is not None and host in aggregates.get(profile.aggregate, ()):
+                    return profile
+            elif fnmatchcase(host, profile.match):
                 return profile
         return self.profiles[-1]
+
+    @property
+    def uses_aggregates(self) -> bool:
+        """Whether a profile selects its hosts by aggregate (the cloud's aggregates must then be read)."""
+        return any(p.aggregate is not None for p in self.profiles)
 
     def power_drivers(self, *, check_environment: bool = True) -> dict[str, Any]:
         """One power driver per host of [power.hosts]."""
@@ -299,11 +311,15 @@ def _profiles(hosts: TableReader, source: str) -> tuple[HostProfile, ...]:
     tables = hosts.table.get("profile", [])
     if not isinstance(tables, list):
         raise ConfigError(f"{source}: [hosts] profile must be [[hosts.profile]] tables; got {tables!r}")
-    known = HOST_KEYS - {"profile"} | {"match"}
+    known = HOST_KEYS - {"profile"} | {"match", "aggregate"}
     for i, table in enumerate(tables):
         where = f"{source}: [[hosts.profile]] #{i + 1}"
         reader = TableReader(table, where=where, known=known)
-        profiles.append(_profile(reader, where, default, match=reader.text("match")))
+        if ("match" in reader) == ("aggregate" in reader):
+            raise ConfigError(f"{where} needs either match (a host name pattern) or aggregate (a Nova aggregate)")
+        aggregate = reader.text("aggregate") if "aggregate" in reader else None
+        profile = _profile(reader, where, default, match=reader.text("match", "*"))
+        profiles.append(replace(profile, aggregate=aggregate))
     return (*profiles, default)
 
 

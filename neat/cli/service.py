@@ -7,13 +7,12 @@ import logging
 import signal
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.table import Table
 
-from neat.config import ConfigError, ServiceConfig, load_config
+if TYPE_CHECKING:
+    from neat.config import ServiceConfig
 
 
 class ServiceError(click.ClickException):
@@ -21,6 +20,8 @@ class ServiceError(click.ClickException):
 
 
 def _config(path: Path | None) -> ServiceConfig:
+    from neat.config import ConfigError, load_config
+
     try:
         return load_config(path)
     except ConfigError as exc:
@@ -72,6 +73,9 @@ def _show_plan(plan: Any, skipped: Any, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps({"plan": plan.id, "actions": rows, "skipped": [list(s) for s in skipped]}))
         return
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table(title=f"plan {plan.id} ({plan.created_at:%Y-%m-%d %H:%M:%S} UTC)", title_justify="left")
     for column in ("#", "action", "host", "vm", "target", "status", "error"):
         table.add_column(column)
@@ -215,6 +219,9 @@ def status_cmd(config_path: Path | None, as_json: bool) -> None:
             )
         )
         return
+    from rich.console import Console
+    from rich.table import Table
+
     console = Console()
     table = Table(title=f"hosts ({config.masked_database_url()})", title_justify="left")
     for column in ("host", "service", "power", "utilization", "VMs"):

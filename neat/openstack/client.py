@@ -206,6 +206,12 @@ class NovaClient:
             found = [_server_group(g) for g in self._conn.compute.server_groups(all_projects=True)]
         return tuple(sorted(found, key=lambda g: (g.name, g.id)))
 
+    def aggregates(self) -> dict[str, tuple[str, ...]]:
+        """Host aggregates by name: the hosts of each, sorted."""
+        with _translated("listing host aggregates"):
+            found = {str(a.name): tuple(sorted(str(h) for h in a.hosts or ())) for a in self._conn.compute.aggregates()}
+        return dict(sorted(found.items()))
+
     # -- live migration -----------------------------------------------------------------------
     def live_migrate(self, server_id: str, host: str) -> None:
         """Live-migrate a server to ``host``, through the scheduler (never forced).

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -46,6 +46,10 @@ class Cloud(Protocol):
     def servers(self, host: str | None = None) -> Sequence[Server]: ...
 
     def server_groups(self) -> Sequence[ServerGroup]: ...
+
+    def aggregates(self) -> Mapping[str, Sequence[str]]:
+        """Host aggregates by name (read only when a ``[[hosts.profile]]`` selects by aggregate)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -131,8 +135,9 @@ class GlobalManager:
     def _round(self, term: int, dry_run: bool, at: datetime) -> CycleResult:
         hosts = list(self.cloud.hosts())
         servers = [s for s in self.cloud.servers() if s.host is not None]
-        self._sync_inventory(hosts, servers)
-        view = self.read(hosts, servers, at)
+        aggregates = self.cloud.aggregates() if self.config.uses_aggregates else None
+        self._sync_inventory(hosts, servers, aggregates)
+        view = self.read(hosts, servers, at, aggregates)
         decision = self.decide(view)
         planned = plan(decision, view.inputs, self.config.limits, anti_affinity=view.anti_affinity)
         names, ids = view.host_names, [s.id for s in view.servers]
@@ -163,13 +168,22 @@ class GlobalManager:
         return CycleResult(self.store.plan(record.id), tuple(outcomes), skipped, stuck=stuck)
 
     # -- reading and deciding -------------------------------------------------------------------
-    def read(self, hosts: Sequence[ComputeHost], servers: Sequence[Server], at: datetime) -> CloudView:
-        """The decision's inputs from the cloud's inventory, the stored samples and the configuration."""
+    def read(
+        self,
+        hosts: Sequence[ComputeHost],
+        servers: Sequence[Server],
+        at: datetime,
+        aggregates: Mapping[str, Sequence[str]] | None = None,
+    ) -> CloudView:
+        """The decision's inputs from the cloud's inventory, the stored samples and the configuration.
+
+        ``aggregates`` (Nova's host aggregates by name) matter when a profile selects by aggregate.
+        """
         config = self.config
         hosts = tuple(sorted(hosts, key=lambda h: h.name))
         index = {h.name: i for i, h in enumerate(hosts)}
         servers = tuple(s for s in servers if s.host in index)
-        profiles = [config.profile(h.name) for h in hosts]
+        profiles = [config.profile(h.name, aggregates) for h in hosts]
         cores = np.array([p.cores or max(h.vcpus, 1) for p, h in zip(profiles, hosts, strict=True)], dtype=np.float64)
         core_mips = np.array([p.core_mips for p in profiles], dtype=np.float64)
         table = HostTable(
@@ -244,9 +258,11 @@ class GlobalManager:
         return executor.apply(actions)
 
     # -- steps ----------------------------------------------------------------------------------
-    def _sync_inventory(self, hosts: Sequence[ComputeHost], servers: Sequence[Server]) -> None:
+    def _sync_inventory(
+        self, hosts: Sequence[ComputeHost], servers: Sequence[Server], aggregates: Mapping[str, Sequence[str]] | None
+    ) -> None:
         config = self.config
-        core_mips = {h.name: config.profile(h.name).core_mips for h in hosts}
+        core_mips = {h.name: config.profile(h.name, aggregates).core_mips for h in hosts}
         self.store.upsert_hosts(
             HostInfo(
                 name=h.name,
