@@ -90,7 +90,9 @@ class OverloadDetector(Plugin, ABC):
 
     #: The parameter the number of a policy name sets (``thr-mmt-0.8``: the threshold), or None.
     POLICY_PARAMETER: ClassVar[str | None] = None
-    CAPABILITIES: ClassVar[dict[str, Any]] = {"kernel": _no_kernel}
+    #: True for a detector that never flags a host (the baselines' null object).
+    NEVER: ClassVar[bool] = False
+    CAPABILITIES: ClassVar[dict[str, Any]] = {"kernel": _no_kernel, "NEVER": False}
 
     def kernel(self) -> DetectorKernel | None:
         """This detector as its compiled row kernel's numbers, or None (no kernel: NumPy only)."""
@@ -144,6 +146,10 @@ class UnderloadDetector(Plugin, ABC):
     The decision round tries to empty the flagged hosts least utilized first, each all or nothing.
     The newest column of the history it is given is what each host reports now.
     """
+
+    #: True for a detector that never flags a host (the baselines' null object).
+    NEVER: ClassVar[bool] = False
+    CAPABILITIES: ClassVar[dict[str, Any]] = {"NEVER": False}
 
     def detect(self, utilization: ArrayLike, n_valid: ArrayLike) -> BoolArray:
         """Validate the inputs and evaluate; shapes as in :meth:`OverloadDetector.detect`."""

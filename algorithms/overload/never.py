@@ -14,6 +14,8 @@ from algorithms.base import BoolArray, FloatArray, IntArray, OverloadDetector
 class NeverOverloaded(OverloadDetector):
     """Never flags a host."""
 
+    NEVER = True
+
     PARAMETERS = {}  # noqa: RUF012
 
     def evaluate(

@@ -20,6 +20,8 @@ from algorithms.base import BoolArray, FloatArray, IntArray, UnderloadDetector
 class NeverUnderloaded(UnderloadDetector):
     """Never flags a host: returns a False bool array of shape (n_hosts,)."""
 
+    NEVER = True
+
     PARAMETERS = {}  # noqa: RUF012
 
     def evaluate(self, utilization: FloatArray, n_valid: IntArray) -> BoolArray:

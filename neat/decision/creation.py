@@ -91,7 +91,7 @@ def place_at_creation(
             baseline_utilization=baseline,
         )
         guard.vm_ids = np.array([vm])
-        target = int(policy.placer.place(hosts, request, guard)[0])
+        target = int(policy.placer.place(hosts, request, None if policy.detector.NEVER else guard)[0])
         if target < 0:
             break
         vm_host[vm] = target

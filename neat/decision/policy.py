@@ -89,6 +89,11 @@ class Policy:
     def is_baseline(self) -> bool:
         return self.spec.baseline is not None
 
+    @property
+    def moves_vms(self) -> bool:
+        """Whether a round can move anything: False when neither detector ever flags a host."""
+        return not (self.detector.NEVER and self.underload.NEVER)
+
     @cached_property
     def kernels(self) -> tuple[PlacementKernel, DetectorKernel] | None:
         """The placer's and the detector's compiled kernels if both declare one, else None."""

@@ -211,7 +211,7 @@ class _Run:
         row["demand_mips"][k] = demand
         self.series_row = k
         self.accounting_s += time.perf_counter() - t0
-        if decide_now:
+        if decide_now and sim.policy.moves_vms:
             self.cycle(k, snapshot)
         self.close()
 
