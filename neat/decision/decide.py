@@ -127,8 +127,10 @@ class _Round:
             vm_host, vm_history, inputs.vm_n_valid, inputs.vm_mips, hosts.cpu_mips
         )
         overhead = None
+        reported_now = np.where(host_n_valid > 0, host_history[:, -1], 0.0)
         if inputs.host_history is not None and inputs.host_n_valid is not None:
             measured = zero_padded(inputs.host_history, inputs.host_n_valid)
+            reported_now = np.where(inputs.host_n_valid > 0, measured[:, -1], reported_now)
             overhead = np.maximum(measured - host_history, 0.0)  # what the host runs beyond its VMs
             host_history = host_history + overhead
             host_n_valid = np.maximum(host_n_valid, inputs.host_n_valid)
@@ -144,10 +146,7 @@ class _Round:
 
         u_now = np.where(inputs.vm_n_valid > 0, vm_history[:, -1], 0.0)
         requested = u_now * inputs.vm_mips
-        if inputs.host_utilization is not None:
-            snapshot = inputs.host_utilization
-        else:
-            snapshot = np.where(host_n_valid > 0, host_history[:, -1], 0.0)
+        snapshot = inputs.host_utilization if inputs.host_utilization is not None else reported_now
         reported = host_history.copy()
         reported[:, -1] = snapshot
         underloaded = policy.underload.evaluate(reported, np.maximum(host_n_valid, snapshot > 0))

@@ -45,8 +45,8 @@ class DecisionInputs:
         host utilization (a collector's, hypervisor overhead included). What it holds beyond its
         VMs' sum stays with the host when VMs move. None: a host's history is its VMs' sum.
     host_utilization : float (n_hosts,) or None: utilization each host reports now (allocated
-        CPU), which orders and filters the underload candidates; None: the newest column of the
-        host histories
+        CPU), which orders and filters the underload candidates; None: the newest measured sample
+        where there is one, else the newest column of the VMs' sum
     host_active : bool (n_hosts,) or None: hosts switched on (a placer prefers them; PABFD prices
         waking the others); None: hosts with utilization above 0
     vm_movable : bool (n_vms,) or None: VMs that may migrate (not excluded, not cooling down, not
