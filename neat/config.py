@@ -278,6 +278,8 @@ def _from_document(doc: dict[str, Any], source: str) -> ServiceConfig:
 def _policy_spec(algorithms: TableReader, source: str) -> PolicySpec:
     """``policy = NAME`` or the parts (``overload`` required, the others with their defaults)."""
     parts = ("overload", "selection", "placement", "underload")
+    if not any(key in algorithms for key in ("policy", *parts)):
+        return parse_policy(DEFAULT_POLICY)
     if "policy" in algorithms:
         if any(p in algorithms for p in parts):
             raise ConfigError(
@@ -334,10 +336,11 @@ def _profile(table: TableReader, where: str, base: HostProfile, *, match: str) -
             raise ConfigError(str(exc)) from None
     elif "idle_w" in table or "peak_w" in table:
         watts = Interval("float", 0.0, 100_000.0)
+        idle_w, peak_w = float(table.number("idle_w", watts)), float(table.number("peak_w", watts))
         try:
-            power = linear_power_table(float(table.number("idle_w", watts)), float(table.number("peak_w", watts)))
+            power = linear_power_table(idle_w, peak_w)
         except ValueError as exc:
-            raise ConfigError(f"{where}: idle_w / peak_w: {exc}") from None
+            raise ConfigError(f"{where} idle_w / peak_w: {exc}") from None
     cores = table.number("cores", Interval("int", 1, 100_000)) if "cores" in table else base.cores
     ram = float(table.number("ram_mb", Interval("float", 1.0, 1e9))) if "ram_mb" in table else base.ram_mb
     return HostProfile(

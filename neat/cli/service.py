@@ -184,7 +184,7 @@ def status_cmd(config_path: Path | None, as_json: bool) -> None:
         if vm.host in per_host:
             per_host[vm.host] += 1
     plans = store.plans(limit=5)
-    energy = _last_day_energy(store, config) if hosts else None
+    energy = _energy(store, config, 24.0) if hosts else None
     problems = [a for p in store.plans(limit=50) for a in p.actions if a.status in ("pending", "running", "failed")]
     if as_json:
         click.echo(
@@ -245,20 +245,21 @@ def status_cmd(config_path: Path | None, as_json: bool) -> None:
         console.print(f"[{a.status}] plan {a.plan_id} {a.kind} {move} {a.error or ''}", markup=False)
 
 
-def _last_day_energy(store: Any, config: ServiceConfig) -> Any:
+def _energy(store: Any, config: ServiceConfig, hours: float) -> Any:
+    """The energy report of the last ``hours``, each host priced with its configured power table."""
     from datetime import UTC, datetime, timedelta
 
-    from neat.config import DEFAULT_POWER_W
     from neat.service.energy import estimate_energy
 
     until = datetime.now(UTC)
-    samples = int(24 * 3600 / config.collect_interval_s) + 2
+    samples = int(hours * 3600 / config.collect_interval_s) + 2
+    tables = {h.name: config.profile(h.name).power_w for h in store.hosts()}
     return estimate_energy(
         store,
-        {},
-        until - timedelta(hours=24),
+        tables,
+        until - timedelta(hours=hours),
         until,
-        default_table_w=DEFAULT_POWER_W,
+        default_table_w=config.profiles[-1].power_w,
         sleep_w=config.power.sleep_w,
         max_samples=samples,
     )
@@ -270,27 +271,13 @@ def _last_day_energy(store: Any, config: ServiceConfig) -> Any:
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 def energy_cmd(config_path: Path | None, hours: float, as_json: bool) -> None:
     """Energy used and saved (against every host awake) over a period, from recorded power states."""
-    from datetime import UTC, datetime, timedelta
-
-    from neat.config import DEFAULT_POWER_W
     from neat.db.store import Store
-    from neat.service.energy import estimate_energy
 
     if hours <= 0:
         raise ServiceError(f"--hours must be > 0; got {hours}")
     config = _config(config_path)
     store = Store.from_url(config.database_url)
-    until = datetime.now(UTC)
-    samples = int(hours * 3600 / config.collect_interval_s) + 2
-    report = estimate_energy(
-        store,
-        {},
-        until - timedelta(hours=hours),
-        until,
-        default_table_w=DEFAULT_POWER_W,
-        sleep_w=config.power.sleep_w,
-        max_samples=samples,
-    )
+    report = _energy(store, config, hours)
     if as_json:
         click.echo(
             json.dumps(

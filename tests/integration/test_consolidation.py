@@ -9,18 +9,21 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
 
+from neat.config import ServiceConfig
 from neat.db import migrate
 from neat.db.records import ActionSpec
 from neat.db.store import Store
+from neat.decision.limits import SERVICE_DEFAULTS
+from neat.decision.policy import parse_policy
 from neat.local_manager.loop import HostSample, VmSample
 from neat.local_manager.sinks import StoreSink
 from neat.openstack import NovaClient
-from neat.service.config import Limits, ServiceConfig
 from neat.service.global_manager import GlobalManager
 from neat.service.nova import NovaCompute
 
@@ -50,7 +53,8 @@ def store(tmp_path):
 
 
 def manager(store: Store, nova: NovaClient, **limits: float) -> GlobalManager:
-    config = ServiceConfig(overload={"name": "thr", "threshold": 0.8}, limits=Limits(**limits))  # type: ignore[arg-type]
+    """The service's defaults (policy thr-mmt-0.8, the service's limits) with ``limits`` changed."""
+    config = ServiceConfig(policy_spec=parse_policy("thr-mmt-0.8"), limits=replace(SERVICE_DEFAULTS, **limits))
     return GlobalManager(config, store, nova, NovaCompute(nova, poll_s=0.5))
 
 

@@ -161,8 +161,10 @@ def test_live_migration_to_a_named_host_completes_and_moves_the_server(nova: Nov
 
 
 def test_concurrent_migrations_off_one_host_all_complete(nova: NovaClient, boot: Booter) -> None:
-    """As the executor runs them: several threads, one client. Nova runs one live migration per
-    source compute at a time (max_concurrent_live_migrations = 1), so the others queue first."""
+    """Several migrations in flight at once through one client (the executor starts up to
+    max_concurrent_migrations before it waits; here from threads, which the client must also bear).
+    Nova runs one live migration per source compute at a time (max_concurrent_live_migrations = 1),
+    so the others queue first."""
     servers = boot(["compute1", "compute1", "compute1"])
 
     def migrate(server_id: str) -> Migration:

@@ -9,22 +9,25 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import bcrypt
 import pytest
 
+from neat.config import PowerSettings, ServiceConfig
 from neat.db import migrate
 from neat.db.store import Store
+from neat.decision.limits import SERVICE_DEFAULTS
+from neat.decision.policy import parse_policy
 from neat.local_manager.loop import HostSample, VmSample
 from neat.local_manager.sinks import StoreSink
 from neat.openstack import NovaClient
 from neat.power.registry import build_drivers
-from neat.service.config import Limits, ServiceConfig
 from neat.service.global_manager import GlobalManager
 from neat.service.nova import NovaCompute
-from neat.service.power_manager import PowerManager, PowerSettings
+from neat.service.power_manager import PowerManager
 from tests.power.conftest import BMC_PASSWORD, BMC_USER, _start, _stop
 
 from .conftest import HOSTS, Booter
@@ -107,7 +110,7 @@ def test_emptied_hosts_power_off_and_a_load_spike_wakes_one(
         }
     )
     settings = PowerSettings(min_awake_s=0.0, min_asleep_s=0.0, poll_s=0.5, power_timeout_s=30.0, wake_timeout_s=60.0)
-    config = ServiceConfig(overload={"name": "thr", "threshold": 0.5}, limits=Limits(vm_cooldown_s=0.0))
+    config = ServiceConfig(policy_spec=parse_policy("thr-mmt-0.5"), limits=replace(SERVICE_DEFAULTS, vm_cooldown_s=0.0))
     power = PowerManager(store, nova, drivers, settings)
     gm = GlobalManager(config, store, nova, NovaCompute(nova, poll_s=0.5), power)
     gm.cycle(dry_run=True)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from neat.local_manager import cli
+from neat.cli import local_manager as cli
 from neat.cli.local_manager import local_manager_cmd, resolve_sink_factory
 from neat.local_manager.loop import InMemorySink, LocalManager
 from neat.local_manager.replay import replay_uuid

@@ -7,12 +7,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from neat.config import PowerSettings
 from neat.db import migrate
 from neat.db.records import HostInfo
 from neat.db.store import Store
 from neat.openstack.records import ComputeHost, Migration, Server
 from neat.power.base import BmcUnreachable, PowerDriver
-from neat.service.power_manager import PowerManager, PowerSettings
+from neat.service.power_manager import PowerManager
 
 T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)  # after the fixture's real-time inventory sync
 

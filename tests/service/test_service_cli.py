@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+import pytest
 from click.testing import CliRunner
 
 from neat.cli import main
@@ -69,3 +70,17 @@ def test_a_bad_configuration_exits_2(tmp_path):
     result = CliRunner().invoke(main, ["status", "--config", str(config)])
     assert result.exit_code == 2
     assert "max_migrations_per_cycle" in result.output
+
+
+def test_energy_prices_each_host_with_its_configured_power(tmp_path):
+    """c1 takes the [hosts] defaults (a flat 50 W), c2 its profile (a flat 300 W); no samples, on all hour."""
+    store, config = make_store(tmp_path)
+    store.upsert_hosts([HostInfo(name=n, cpu_mips=4000, cores=2, ram_mb=4096) for n in ("c1", "c2")])
+    config.write_text(
+        config.read_text()
+        + '[hosts]\nidle_w = 50\npeak_w = 50\n[[hosts.profile]]\nmatch = "c2"\nidle_w = 300\npeak_w = 300\n'
+    )
+    result = CliRunner().invoke(main, ["energy", "--config", str(config), "--hours", "1", "--json"])
+    assert result.exit_code == 0, result.output
+    used = {h["host"]: h["used_kwh"] for h in json.loads(result.output)["hosts"]}
+    assert used == pytest.approx({"c1": 0.05, "c2": 0.3})
