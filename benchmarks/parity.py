@@ -1,18 +1,19 @@
 """Print neat's cloudsim mode against CloudSim 4.0's reference results, every day and policy.
 
-Usage: python benchmarks/parity.py [DAY ...]   (days under ../shared/data/planetlab)
+Usage: python benchmarks/parity.py [--policy NAME ...] [DAY ...]   (days under ../shared/data/planetlab)
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
 
+from neat.decision.mode import CLOUDSIM
+from neat.decision.policy import named_policy
 from neat.scenario import cloudsim_standard
 from neat.simulation.engine import Simulation
-from neat.simulation.modes import CLOUDSIM
-from neat.simulation.policies import parse_policy
 from neat.traces import load_planetlab
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -24,9 +25,22 @@ def relative(ours: float, theirs: float) -> float:
     return (ours - theirs) / theirs if theirs else 0.0
 
 
-def main(days: list[str]) -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("days", nargs="*", help="days to run (default: every day of the reference)")
+    parser.add_argument(
+        "--policy", action="append", dest="policies", metavar="NAME", help="only this policy (repeatable)"
+    )
+    args = parser.parse_args(argv)
     reference = json.loads(REFERENCE.read_text())
-    days = days or sorted(reference)
+    days = args.days or sorted(reference)
+    unknown = [day for day in days if day not in reference]
+    if unknown:
+        parser.error(f"no reference for day(s) {', '.join(unknown)}; known: {', '.join(sorted(reference))}")
+    listed = {name for day in days for name in reference[day]}
+    missing = sorted(set(args.policies or ()) - listed)
+    if missing:
+        parser.error(f"no reference for policy(ies) {', '.join(missing)}; known: {', '.join(sorted(listed))}")
     print(
         f"{'day':9} {'policy':12} {'energy neat/ref':>22} {'migrations neat/ref':>22} "
         f"{'SLATAH neat/ref':>20} {'PDM neat/ref':>24} {'wall s':>7}  within"
@@ -35,7 +49,9 @@ def main(days: list[str]) -> int:
     for day in days:
         traces = load_planetlab(SHARED / "data" / "planetlab" / day)
         for name, ref in reference[day].items():
-            result = Simulation(traces, cloudsim_standard(), parse_policy(name, CLOUDSIM), CLOUDSIM).run()
+            if args.policies and name not in args.policies:
+                continue
+            result = Simulation(traces, cloudsim_standard(), named_policy(name, CLOUDSIM)).run()
             ours = result.summary()
             ok = all(abs(relative(ours[key], ref[key])) <= tol for key, tol in TOLERANCE.items() if ref.get(key))
             failures += not ok
@@ -49,4 +65,4 @@ def main(days: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main())

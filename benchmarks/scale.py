@@ -24,10 +24,10 @@ POLICY = "lr-mmt-1.2"
 
 
 def run_one(n_hosts: int) -> dict[str, object]:
+    from neat.decision.mode import CLOUDSIM
+    from neat.decision.policy import named_policy
     from neat.scenario import cloudsim_standard
     from neat.simulation.engine import Simulation
-    from neat.simulation.modes import CLOUDSIM
-    from neat.simulation.policies import parse_policy
     from neat.traces import synthetic_planetlab_like
 
     base = cloudsim_standard()
@@ -43,7 +43,7 @@ def run_one(n_hosts: int) -> dict[str, object]:
     started = time.perf_counter()
     traces = synthetic_planetlab_like(n_vms=5 * n_hosts, seed=7)
     generated_s = time.perf_counter() - started
-    result = Simulation(traces, scenario, parse_policy(POLICY, CLOUDSIM), CLOUDSIM).run()
+    result = Simulation(traces, scenario, named_policy(POLICY, CLOUDSIM)).run()
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {
         "hosts": n_hosts,

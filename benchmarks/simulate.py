@@ -10,11 +10,12 @@ compiled kernels from the on-disk cache, or compiles them when the cache is cold
 
 Per policy it prints the wall time and the user CPU time of one run, the process's peak resident
 memory so far (``ru_maxrss``), the split of the run over the phases the engine times (detection,
-selection, placement, accounting; "other" is the rest: initial placement and bookkeeping), and the
-run's energy and migrations. With tracemalloc (the default) the policy is run a second time under
-``tracemalloc`` to report the peak of Python-visible allocations (numpy arrays included); that run
-is slower and is not the one timed. When ``../shared/reference/cloudsim/results.json`` holds the
-same day and policy, CloudSim 4.0's figures are printed beside ours, with the ratios.
+selection, placement, accounting, execution of the plan; "other" is the rest: initial placement and
+bookkeeping), and the run's energy and migrations. With tracemalloc (the default) the policy is run
+a second time under ``tracemalloc`` to report the peak of Python-visible allocations (numpy arrays
+included); that run is slower and is not the one timed. When
+``../shared/reference/cloudsim/results.json`` holds the same day and policy, CloudSim 4.0's figures
+are printed beside ours, with the ratios.
 """
 
 from __future__ import annotations
@@ -28,12 +29,14 @@ import tracemalloc
 from pathlib import Path
 from typing import Any
 
+from algorithms._jit import COMPILED
+from neat.decision.kernels import placement_kernel
+from neat.decision.kernels.compiled import compiled_round
+from neat.decision.mode import MODES
+from neat.decision.policy import named_policy
 from neat.scenario import HostType, Scenario, cloudsim_standard
-from neat.simulation import placement_kernel
-from neat.simulation.engine import Simulation, SimulationResult
-from neat.simulation.jit import COMPILED
-from neat.simulation.modes import MODES
-from neat.simulation.policies import parse_policy
+from neat.simulation.engine import Simulation
+from neat.simulation.results import SimulationResult
 from neat.traces import TraceSet, load_planetlab, synthetic_planetlab_like
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -42,7 +45,7 @@ REFERENCE = REPO_ROOT.parent / "shared" / "reference" / "cloudsim" / "results.js
 DEFAULT_POLICIES = ("lr-mmt-1.2",)
 SEED = 1
 MB = 1024 * 1024
-PHASES = ("detection", "selection", "placement", "accounting")
+PHASES = ("detection", "selection", "placement", "accounting", "execution")
 
 
 def peak_rss_mb() -> float:
@@ -70,10 +73,12 @@ def scaled_scenario(n_hosts: int | None, cores: int) -> Scenario:
     )
 
 
-def kernel_cache_state() -> str:
+def kernel_cache_state(policy_name: str, mode_name: str) -> str:
     """Whether this process compiled the placement kernels or loaded them from the disk cache."""
     if not COMPILED:
         return "numba not installed: NumPy path"
+    if not compiled_round(named_policy(policy_name, MODES[mode_name])):
+        return "this policy's plug-ins declare no kernels: NumPy path"
     stats = placement_kernel.evacuate.stats  # type: ignore[attr-defined]
     if stats.cache_misses:
         return "kernels compiled in this process (cold cache)"
@@ -84,8 +89,7 @@ def run_once(
     traces: TraceSet, policy_name: str, mode_name: str, scenario: Scenario
 ) -> tuple[SimulationResult, float, float]:
     """(result, wall s, user CPU s) of one fresh simulation."""
-    mode = MODES[mode_name]
-    sim = Simulation(traces, scenario, parse_policy(policy_name, mode), mode, seed=SEED)
+    sim = Simulation(traces, scenario, named_policy(policy_name, MODES[mode_name]), seed=SEED)
     cpu0, wall0 = user_cpu_s(), time.perf_counter()
     result = sim.run()
     return result, time.perf_counter() - wall0, user_cpu_s() - cpu0
@@ -178,7 +182,7 @@ def main(argv: list[str] | None = None) -> None:
             traced = traced_peak_mb(traces, policy, args.mode, scenario) if args.tracemalloc and last else None
             report(policy, args.mode, day, result, wall_s, cpu_s, rss_mb, traced)
             if attempt == 0:
-                print(f"  first run of this process: {kernel_cache_state()}")
+                print(f"  first run of this process: {kernel_cache_state(policy, args.mode)}")
 
 
 if __name__ == "__main__":

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from neat.decision.mode import CLOUDSIM
+from neat.decision.policy import named_policy
 from neat.scenario import cloudsim_standard
-from neat.simulation.engine import Simulation, SimulationResult
-from neat.simulation.modes import CLOUDSIM
-from neat.simulation.policies import parse_policy
+from neat.simulation.engine import Simulation
+from neat.simulation.results import SimulationResult
 from neat.traces import TraceSet, load_planetlab
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -37,7 +38,7 @@ def _traces(day: str) -> TraceSet:
 
 @cache
 def _run(day: str, policy: str) -> SimulationResult:
-    return Simulation(_traces(day), cloudsim_standard(), parse_policy(policy, CLOUDSIM), CLOUDSIM).run()
+    return Simulation(_traces(day), cloudsim_standard(), named_policy(policy, CLOUDSIM)).run()
 
 
 @pytest.mark.parity

@@ -9,6 +9,7 @@ an interrupted run leaves whole entries or none; an unreadable entry counts as a
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -55,7 +56,11 @@ def scenario_fingerprint(scenario: Scenario) -> dict[str, Any]:
         "interval_s": scenario.interval_s,
         "host_order": scenario.host_order,
         "vm_assignment": scenario.vm_assignment,
-        "limits": repr(scenario.limits),
+        "limits": {
+            f.name: sorted(v) if isinstance(v, frozenset) else v
+            for f in dataclasses.fields(scenario.limits)
+            for v in [getattr(scenario.limits, f.name)]
+        },
     }
 
 

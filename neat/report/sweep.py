@@ -35,8 +35,7 @@ from typing import Any
 from neat.decision.mode import Mode
 from neat.decision.policy import BASELINES, Component, Policy, PolicyError, build_policy, custom_spec, named_policy
 
-#: Policies every report runs, first: the savings columns are measured against them.
-
+#: Keys of a sweep file and of its [[grid]] tables.
 TOP_LEVEL_KEYS = ("policies", "grid")
 GRID_KEYS = (
     "overload",
@@ -195,7 +194,8 @@ def _expand_grid(grid: dict[str, Any], mode: Mode, where: str) -> list[Policy]:
                 raise SweepError(f"{where}: {exc}") from None
             if options:
                 label = ",".join(f"{k}={v}" for k, v in sorted(options.items()))
-                policy = replace(policy, name=f"{name}-pabfd[{label}]")
+                labelled = f"{name}-pabfd[{label}]"
+                policy = replace(policy, name=labelled, spec=replace(policy.spec, name=labelled))
             out.append(policy)
         return out
     if "overload_params" not in grid:

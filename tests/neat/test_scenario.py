@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from neat.decision.limits import UNLIMITED, Limits
 from neat.scenario import ScenarioError, cloudsim_standard, load_scenario
 
 G4_W = [86, 89.4, 92.6, 96, 99.5, 102, 106, 108, 112, 114, 117]
@@ -216,3 +217,27 @@ def test_load_scenario_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ScenarioError) as err:
         load_scenario(path)
     assert str(err.value) == f"{path}: no such scenario file"
+
+
+def test_limits_default_to_none_and_come_from_a_limits_table(tmp_path: Path) -> None:
+    assert cloudsim_standard().limits == UNLIMITED
+    assert load_scenario(write(tmp_path, HOST_A + VM)).limits == UNLIMITED
+    text = '[limits]\nmax_migrations_per_cycle = 5\nvm_cooldown_s = 600\nexclude_hosts = ["host-2", "host-0"]\n'
+    scenario = load_scenario(write(tmp_path, text + HOST_A + VM))
+    assert scenario.limits == Limits(
+        max_migrations_per_cycle=5, vm_cooldown_s=600.0, exclude_hosts=frozenset({"host-0", "host-2"})
+    )
+
+
+@pytest.mark.parametrize(
+    ("table", "expected"),
+    [
+        ("bogus = 1", "[limits] has an unknown key 'bogus'; expected one of ['exclude_hosts', "),
+        ("max_migrations_per_cycle = 0", "[limits] max_migrations_per_cycle must be an int in [1, 1000000]; got 0"),
+    ],
+)
+def test_load_scenario_bad_limits(tmp_path: Path, table: str, expected: str) -> None:
+    path = write(tmp_path, f"[limits]\n{table}\n" + HOST_A + VM)
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(path)
+    assert str(err.value).startswith(f"{path}: {expected}")

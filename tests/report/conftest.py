@@ -6,6 +6,7 @@ consolidating policies migrate and violate SLAs in ``cloudsim`` mode within ~0.1
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +14,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner, Result
 
+from neat.decision.mode import NEAT
+from neat.decision.policy import Policy, named_policy
 from tests.scenarios import SCENARIO_TOML
 
 N_VMS = 24
@@ -58,8 +61,18 @@ def private_cache_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
 
 
+def fake_policy(name: str, kind: str) -> Policy:
+    """A policy of ``kind`` under ``name``: a baseline ("npa", "dvfs"), or a dynamic policy renamed."""
+    if kind != "dynamic":
+        policy = named_policy(kind, NEAT)
+        assert policy.name == name
+        return policy
+    policy = named_policy("thr-mmt-0.8", NEAT)
+    return dataclasses.replace(policy, name=name, spec=dataclasses.replace(policy.spec, name=name))
+
+
 def invoke(*args: str | Path) -> Result:
-    from neat.report.cli import report_cmd
+    from neat.cli.report import report_cmd
 
     return CliRunner().invoke(report_cmd, [str(a) for a in args])
 

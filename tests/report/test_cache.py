@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from neat.decision.limits import Limits
+from neat.decision.mode import CLOUDSIM, NEAT
+from neat.decision.policy import Component, build_policy, custom_spec, named_policy
 from neat.report.cache import ResultCache, cell_key, default_cache_dir, scenario_fingerprint
 from neat.report.record import SERIES, CellResult
 from neat.scenario import cloudsim_standard, load_scenario
-from neat.simulation.modes import CLOUDSIM, NEAT
-from neat.simulation.policies import custom_policy, parse_policy
 from tests.scenarios import SCENARIO_TOML
 
 
@@ -43,7 +47,7 @@ def result(policy: str = "thr-mmt-0.8", energy_kwh: float = 12.345678901234567) 
 def key(**change: object) -> str:
     args: dict[str, object] = {
         "trace_hash": "0123456789abcdef",
-        "policy": parse_policy("thr-mmt-0.8", NEAT),
+        "policy": named_policy("thr-mmt-0.8", NEAT),
         "mode": NEAT,
         "scenario": cloudsim_standard(),
         "seed": 1,
@@ -63,15 +67,16 @@ def test_key_is_stable_and_hex() -> None:
     "change",
     [
         {"trace_hash": "0123456789abcdee"},
-        {"policy": parse_policy("thr-mmt-0.9", NEAT)},
-        {"policy": parse_policy("thr-mu-0.8", NEAT)},
-        {"policy": parse_policy("thr-mmt-0.8", CLOUDSIM)},  # same name, other placer pricing
+        {"policy": named_policy("thr-mmt-0.9", NEAT)},
+        {"policy": named_policy("thr-mu-0.8", NEAT)},
+        {"policy": named_policy("thr-mmt-0.8", CLOUDSIM)},  # same name, other placer pricing
         {"mode": CLOUDSIM},
         {"scenario": replace(cloudsim_standard(), interval_s=600.0)},
+        {"scenario": replace(cloudsim_standard(), limits=Limits(max_migrations_per_cycle=10))},
         {"seed": 2},
         {"version": "1.1"},
     ],
-    ids=["traces", "parameter", "selection", "policy-for-mode", "mode", "scenario", "seed", "version"],
+    ids=["traces", "parameter", "selection", "policy-for-mode", "mode", "scenario", "limits", "seed", "version"],
 )
 def test_key_changes_with_every_input(change: dict[str, object]) -> None:
     assert key(**change) != key()
@@ -79,8 +84,18 @@ def test_key_changes_with_every_input(change: dict[str, object]) -> None:
 
 def test_key_sees_component_parameters_beyond_the_name() -> None:
     """Two custom policies differing only in a parameter the name leaves out (a default made explicit)."""
-    a = custom_policy("mad", {"safety": 2.5}, "mmt", {}, "pabfd", {}, NEAT)
-    b = custom_policy("mad", {"safety": 2.5}, "mmt", {}, "pabfd", {}, CLOUDSIM)
+    spec = custom_spec(Component("mad", {"safety": 2.5}), Component("mmt"), Component("pabfd"))
+    a = build_policy(spec, NEAT)
+    b = build_policy(spec, CLOUDSIM)
+    assert a.name == b.name
+    assert key(policy=a) != key(policy=b)
+
+
+def test_key_sees_the_underload_strategy() -> None:
+    """Two policies differing only in the underload detector, named alike."""
+    parts = (Component("mad", {"safety": 2.5}), Component("mmt"), Component("pabfd"))
+    a = build_policy(custom_spec(*parts, name="same"), NEAT)
+    b = build_policy(custom_spec(*parts, Component("never"), name="same"), NEAT)
     assert a.name == b.name
     assert key(policy=a) != key(policy=b)
 
@@ -162,3 +177,26 @@ def test_default_folder_follows_xdg(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.delenv("XDG_CACHE_HOME")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     assert default_cache_dir() == tmp_path / "home" / ".cache" / "neat" / "results"
+
+
+def test_scenario_key_with_exclusions_is_the_same_in_every_process() -> None:
+    """The cache is on disk: a key must not depend on the process's string hashing."""
+    code = (
+        "from dataclasses import replace\n"
+        "from neat.decision.limits import Limits\n"
+        "from neat.report.cache import scenario_fingerprint\n"
+        "from neat.scenario import cloudsim_standard\n"
+        "names = frozenset(f'host-{i}' for i in range(6))\n"
+        "print(scenario_fingerprint(replace(cloudsim_standard(), limits=Limits(exclude_hosts=names)))['limits'])\n"
+    )
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=os.environ | {"PYTHONHASHSEED": str(seed)},
+        ).stdout
+        for seed in range(1, 5)
+    }
+    assert len(outputs) == 1, outputs

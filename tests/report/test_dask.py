@@ -8,13 +8,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from neat.cli.report import load_days
+from neat.decision.mode import CLOUDSIM
 from neat.report import runner
 from neat.report.cache import ResultCache
-from neat.report.cli import load_days
 from neat.report.runner import SchedulerError, run_matrix
 from neat.report.sweep import resolve_policies
 from neat.scenario import load_scenario
-from neat.simulation.modes import CLOUDSIM
 
 from .conftest import Inputs, base_args, invoke
 

@@ -20,6 +20,6 @@ def test_all_is_sorted_and_resolves() -> None:
 
 def test_importing_the_command_pulls_in_no_plotting() -> None:
     """``neat --help`` imports the command; matplotlib and pandas wait until a report is made."""
-    code = "import sys, neat.report.cli; print('matplotlib' in sys.modules, 'pandas' in sys.modules)"
+    code = "import sys, neat.cli.report; print('matplotlib' in sys.modules, 'pandas' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]

@@ -23,8 +23,9 @@ from neat.report.plots import (
 from neat.report.record import SERIES, CellResult
 from neat.report.runner import Day, MatrixRun
 from neat.report.tables import fit_metrics, policy_summary, results_frame, series_frame
-from neat.simulation.policies import Policy
 from neat.traces import TraceSet
+
+from .conftest import fake_policy
 
 STEPS = 287
 
@@ -37,7 +38,7 @@ def png_size(png: bytes) -> tuple[int, int]:
 
 def fake(n_days: int, dynamic: list[str], bound_kwh: float = 20.0) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
     """npa, dvfs and ``dynamic`` policies on ``n_days``; policy k uses 50 - k kWh and SLAV (k + 1) * 1e-5."""
-    policies = [Policy("npa", "npa"), Policy("dvfs", "dvfs"), *(Policy(name, "dynamic") for name in dynamic)]
+    policies = [fake_policy("npa", "npa"), fake_policy("dvfs", "dvfs"), *(fake_policy(n, "dynamic") for n in dynamic)]
     days = [Day(f"d{i}", f"d{i}", TraceSet(np.zeros((1, 2)), ("vm",), 300, "x"), f"h{i}") for i in range(n_days)]
     time_s = 300.0 * np.arange(1, STEPS + 1) + 0.1
     run = MatrixRun()

@@ -152,7 +152,10 @@ def test_rerun_replaces_a_previous_report(inputs: Inputs, tmp_path: Path) -> Non
         (["--baseline", "nope"], r"--baseline: policy 'nope'"),
         (["--sweep", "{tmp}/missing.toml"], r"missing\.toml: no such sweep file"),
         (["--sweep", "{tmp}/bad.toml"], r"bad\.toml: not a valid TOML sweep file"),
-        (["--sweep", "{tmp}/unknown-param.toml"], r"unknown-param\.toml: \[\[grid\]\] #1: MadDetector has no"),
+        (
+            ["--sweep", "{tmp}/unknown-param.toml"],
+            r"unknown-param\.toml: \[\[grid\]\] #1: policy 'mad\[bogus=1\]-mmt-pabfd': MadDetector has no",
+        ),
         (["--scenario", "{tmp}/missing-scenario.toml"], r"missing-scenario\.toml: no such scenario file"),
         (["--scenario", "{tmp}/tiny.toml"], r"day day1, policy npa: VM 0 \(vm-000\) fits on no host"),
     ],

@@ -8,16 +8,16 @@ from typing import Any
 
 import pytest
 
+from neat.cli.report import load_days
+from neat.decision.mode import CLOUDSIM
+from neat.decision.policy import Policy
 from neat.report import runner
 from neat.report.cache import ResultCache
-from neat.report.cli import load_days
 from neat.report.record import CellResult
 from neat.report.runner import CellFailed, Day, MatrixRun, run_matrix
 from neat.report.sweep import resolve_policies
 from neat.scenario import Scenario, load_scenario
 from neat.simulation.engine import CapacityError
-from neat.simulation.modes import CLOUDSIM
-from neat.simulation.policies import Policy
 
 from .conftest import Inputs
 

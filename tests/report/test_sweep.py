@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from neat.decision.mode import CLOUDSIM, NEAT
+from neat.decision.policy import Component, PolicyError, parse_policy
 from neat.report.sweep import BASELINES, SweepError, load_sweep, resolve_policies
-from neat.simulation.modes import CLOUDSIM, NEAT
-from neat.simulation.policies import PolicyError
 
 
 def sweep(tmp_path: Path, text: str) -> Path:
@@ -43,7 +43,8 @@ def test_single_values_and_default_selection(tmp_path: Path) -> None:
     path = sweep(tmp_path, '[[grid]]\noverload = "mad"\nparameter = 2.5\n')
     (policy,) = load_sweep(path, NEAT)
     assert policy.name == "mad-mmt-2.5"
-    assert policy.parameters == {"overload": "mad", "selection": "mmt", "parameter": 2.5}
+    assert (policy.spec.overload, policy.spec.selection) == (Component("mad", {"safety": 2.5}), Component("mmt"))
+    assert policy.spec == parse_policy("mad-mmt-2.5")
 
 
 def test_integer_parameters_are_named_as_typed(tmp_path: Path) -> None:
@@ -130,7 +131,7 @@ def test_resolve_rejects_an_unknown_baseline() -> None:
         ('[[grid]]\noverload = "thr"\nparameter = []', r"'parameter' must be a number or a non-empty list"),
         (
             '[[grid]]\noverload = "mad"\noverload_params = { bogus = 1 }',
-            r"#1: MadDetector has no parameter 'bogus'; its parameters are",
+            r"#1: policy 'mad\[bogus=1\]-mmt-pabfd': MadDetector has no parameter 'bogus'; its parameters are",
         ),
         (
             '[[grid]]\noverload = "mad"\noverload_params = { safety = [] }',

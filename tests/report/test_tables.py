@@ -40,10 +40,16 @@ from neat.report.tables import (
     policy_summary,
     results_frame,
 )
-from neat.simulation.policies import Policy
 from neat.traces import TraceSet
 
-POLICIES = [Policy("npa", "npa"), Policy("dvfs", "dvfs"), Policy("thr-x", "dynamic"), Policy("lr-y", "dynamic")]
+from .conftest import fake_policy
+
+POLICIES = [
+    fake_policy("npa", "npa"),
+    fake_policy("dvfs", "dvfs"),
+    fake_policy("thr-x", "dynamic"),
+    fake_policy("lr-y", "dynamic"),
+]
 #: policy -> per day (energy, slatah, pdm, migrations)
 ROWS = {
     "npa": [(100.0, 0.0, 0.0, 0), (100.0, 0.0, 0.0, 0)],

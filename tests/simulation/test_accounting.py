@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from neat.simulation.accounting import J_PER_KWH, Accounting
+from neat.constants import J_PER_KWH
+from neat.simulation.accounting import Accounting
 from neat.simulation.allocation import allocate
 
 LINEAR_100_200_W = np.linspace(100.0, 200.0, 11)

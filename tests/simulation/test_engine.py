@@ -1,14 +1,21 @@
 """Whole-run properties of the simulator on a small seeded data center."""
 
 import dataclasses
+from typing import Any
 
 import numpy as np
 import pytest
 
+from algorithms.base import HostTable
+from algorithms.overload.thr import ThresholdOverload
+from algorithms.power import linear_power_table
+from neat.decision.decide import decide
+from neat.decision.inputs import DecisionInputs
+from neat.decision.migration import migration_time_s
+from neat.decision.mode import CLOUDSIM, NEAT
+from neat.decision.policy import named_policy
 from neat.scenario import cloudsim_standard
 from neat.simulation.engine import Simulation
-from neat.simulation.modes import CLOUDSIM, NEAT
-from neat.simulation.policies import parse_policy
 from neat.traces import synthetic_planetlab_like
 
 
@@ -23,7 +30,7 @@ def small():
 
 def run(small, name, mode=CLOUDSIM, seed=0):
     scenario, traces = small
-    return Simulation(traces, scenario, parse_policy(name, mode), mode, seed=seed).run()
+    return Simulation(traces, scenario, named_policy(name, mode), seed=seed).run()
 
 
 def test_npa_draws_full_power_on_every_host_for_the_whole_run(small):
@@ -65,3 +72,64 @@ def test_series_have_one_entry_per_round(small):
         assert values.shape == (steps,), key
     assert result.series["migrations"].sum() == result.migrations
     assert (result.series["active_hosts"] >= result.series["lower_bound_hosts"]).all()
+
+
+#: The migration horizons (steps per host) a :class:`Recording` detector was judged with, per call.
+SEEN_STEPS: list[np.ndarray] = []
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Recording(ThresholdOverload):
+    """THR that records the migration horizon of every call (it overrides evaluate: no kernel)."""
+
+    def evaluate(self, utilization, n_valid, migration_time_steps, state):  # type: ignore[no-untyped-def]
+        SEEN_STEPS.append(np.array(migration_time_steps, dtype=np.float64))
+        return super().evaluate(utilization, n_valid, migration_time_steps, state)
+
+
+def recording(name: str, mode: Any) -> Any:
+    SEEN_STEPS.clear()
+    policy = dataclasses.replace(named_policy(name, mode), detector=Recording(threshold=0.8))
+    assert policy.kernels is None  # the round judges through evaluate
+    return policy
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"), [(CLOUDSIM, [2.0, 1.0, 0.0]), (NEAT, [2.0, 0.3, 0.0])], ids=["cloudsim", "neat"]
+)
+def test_a_hosts_migration_horizon_is_its_longest_vms(mode, expected):
+    """Hosts 0 (VMs migrating in 30 s and 600 s), 1 (90 s) and 2 (empty), 300 s rounds: the
+    horizon is the longest migration in steps (CloudSim: rounded up), 0 for the empty host."""
+    inputs = DecisionInputs(
+        hosts=HostTable(
+            cpu_mips=np.full(3, 2000.0),
+            pe_mips=np.full(3, 1000.0),
+            ram_mb=np.full(3, 4096.0),
+            power_w=np.tile(linear_power_table(100.0, 200.0), (3, 1)),
+        ),
+        vm_host=np.array([0, 0, 1], dtype=np.intp),
+        vm_mips=np.full(3, 1000.0),
+        vm_ram_mb=np.full(3, 512.0),
+        vm_history=np.full((3, 30), 0.2),
+        vm_n_valid=np.full(3, 30, dtype=np.intp),
+        vm_migration_time_s=np.array([30.0, 600.0, 90.0]),
+        interval_s=300.0,
+    )
+    decide(inputs, recording("thr-mmt-0.8", mode))
+    np.testing.assert_array_equal(SEEN_STEPS[0], expected)
+
+
+def test_the_engine_judges_hosts_with_their_longest_vm_migration(small):
+    """First round, neat mode: each host's horizon is the longest RAM / (bandwidth / 2) of the VMs
+    created on it, in steps; 0 on the hosts left empty."""
+    scenario, traces = small
+    sim = Simulation(traces, scenario, recording("thr-mmt-0.8", NEAT))
+    placed = sim.initial_placement()
+    at_creation = len(SEEN_STEPS)  # the creation's guard checks come first in a run
+    SEEN_STEPS.clear()
+    steps = migration_time_s(sim.vm_ram_mb, sim.host_bandwidth_mbit_s[placed]) / sim.interval_s
+    expected = np.zeros(sim.n_hosts)
+    np.maximum.at(expected, placed, steps)
+    sim.run()
+    np.testing.assert_array_equal(SEEN_STEPS[at_creation], expected)
+    assert (expected == 0).any() and (expected > 0).any()
