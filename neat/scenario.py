@@ -16,10 +16,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from algorithms._validation import Interval
 from algorithms.base import HostTable
 from algorithms.power import HP_PROLIANT_ML110_G4_W, HP_PROLIANT_ML110_G5_W, check_power_table, linear_power_table
 from neat.decision.limits import UNLIMITED, Limits, limits_from_table
-from neat.tables import TableError
+from neat.tables import TableError, TableReader
 
 #: Network bandwidth of every host in the standard setup, Mbit/s.
 STANDARD_HOST_BANDWIDTH_MBIT_S = 1000.0
@@ -158,83 +159,80 @@ def load_scenario(path: str | Path) -> Scenario:
         raise ScenarioError(f"{file}: no such scenario file") from None
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{file}: not valid TOML ({exc})") from None
+    try:
+        return _scenario(doc, file)
+    except TableError as exc:
+        raise ScenarioError(str(exc)) from None
 
-    def number(
-        table: dict[str, Any],
-        key: str,
-        where: str,
-        *,
-        integer: bool = False,
-        low: float = 0.0,
-        low_ok: bool = False,
-    ) -> Any:
-        if key not in table:
-            raise ScenarioError(f"{file}: {where} is missing {key!r}")
-        value = table[key]
-        ok = isinstance(value, int) if integer else isinstance(value, int | float)
-        if isinstance(value, bool) or not ok or value < low or (value == low and not low_ok):
-            kind = "an integer" if integer else "a number"
-            raise ScenarioError(
-                f"{file}: {where}.{key} must be {kind} {'>=' if low_ok else '>'} {low:g}; got {value!r}"
-            )
-        return value
 
+#: Keys of a scenario file, of its [[host_types]] and of its [[vm_types]] tables.
+TOP_KEYS = frozenset({"name", "interval_s", "host_order", "vm_assignment", "host_types", "vm_types", "limits"})
+HOST_TYPE_KEYS = frozenset(
+    {"name", "count", "cores", "core_mips", "ram_mb", "power_w", "idle_w", "peak_w", "bandwidth_mbit_s"}
+)
+VM_TYPE_KEYS = frozenset({"name", "mips", "ram_mb"})
+_COUNT = Interval("int", 1, math.inf, "left")
+_POSITIVE = Interval("float", 0.0, math.inf, "neither")
+_WATTS = Interval("float", 0.0, 100_000.0)
+
+
+def _scenario(doc: dict[str, Any], file: Path) -> Scenario:
+    top = TableReader(doc, where=f"{file}:", known=TOP_KEYS)
     host_types = []
-    for i, t in enumerate(doc.get("host_types", [])):
-        where = f"host_types[{i}]"
+    for i, table in enumerate(_tables(doc, "host_types", file)):
+        where = f"{file}: host_types[{i}]"
+        t = TableReader(table, where=where, known=HOST_TYPE_KEYS, joiner=".")
         if "power_w" in t:
             try:
-                power = check_power_table(t["power_w"], name=f"{where}.power_w")
+                power = check_power_table(table["power_w"], name=f"host_types[{i}].power_w")
             except ValueError as exc:
                 raise ScenarioError(f"{file}: {exc}") from None
         elif "idle_w" in t and "peak_w" in t:
-            idle_w = float(number(t, "idle_w", where, low_ok=True))
-            peak_w = float(number(t, "peak_w", where, low_ok=True))
+            idle_w, peak_w = float(t.number("idle_w", _WATTS)), float(t.number("peak_w", _WATTS))
             try:
                 power = linear_power_table(idle_w, peak_w)
             except ValueError as exc:
-                raise ScenarioError(f"{file}: {where}.idle_w / peak_w: {exc}") from None
+                raise ScenarioError(f"{where}.idle_w / peak_w: {exc}") from None
         else:
-            raise ScenarioError(f"{file}: {where} needs power_w (11 values) or idle_w and peak_w")
+            raise ScenarioError(f"{where} needs power_w (11 values) or idle_w and peak_w")
         host_types.append(
             HostType(
-                str(t.get("name", f"type{i}")),
-                number(t, "count", where, integer=True),
-                number(t, "cores", where, integer=True),
-                float(number(t, "core_mips", where)),
-                float(number(t, "ram_mb", where)),
+                t.text("name", f"type{i}"),
+                t.number("count", _COUNT),
+                t.number("cores", _COUNT),
+                float(t.number("core_mips", _POSITIVE)),
+                float(t.number("ram_mb", _POSITIVE)),
                 power,
-                float(number(t, "bandwidth_mbit_s", where))
-                if "bandwidth_mbit_s" in t
-                else STANDARD_HOST_BANDWIDTH_MBIT_S,
+                float(t.number("bandwidth_mbit_s", _POSITIVE, STANDARD_HOST_BANDWIDTH_MBIT_S)),
             )
         )
     if not host_types:
         raise ScenarioError(f"{file}: needs at least one [[host_types]] table")
     vm_types = []
-    for i, t in enumerate(doc.get("vm_types", [])):
-        where = f"vm_types[{i}]"
+    for i, table in enumerate(_tables(doc, "vm_types", file)):
+        t = TableReader(table, where=f"{file}: vm_types[{i}]", known=VM_TYPE_KEYS, joiner=".")
         vm_types.append(
-            VmType(str(t.get("name", f"vm{i}")), float(number(t, "mips", where)), float(number(t, "ram_mb", where)))
+            VmType(t.text("name", f"vm{i}"), float(t.number("mips", _POSITIVE)), float(t.number("ram_mb", _POSITIVE)))
         )
     if not vm_types:
         raise ScenarioError(f"{file}: needs at least one [[vm_types]] table")
-    host_order = doc.get("host_order", "interleaved")
-    if host_order not in ("interleaved", "blocks"):
-        raise ScenarioError(f"{file}: host_order must be 'interleaved' or 'blocks'; got {host_order!r}")
-    vm_assignment = doc.get("vm_assignment", "blocks")
-    if vm_assignment not in ("blocks", "round_robin"):
-        raise ScenarioError(f"{file}: vm_assignment must be 'blocks' or 'round_robin'; got {vm_assignment!r}")
     try:
         limits = limits_from_table(doc.get("limits", {}), where=f"{file}: [limits]", defaults=UNLIMITED)
     except TableError as exc:
         raise ScenarioError(str(exc)) from None
     return Scenario(
-        name=str(doc.get("name", file.stem)),
+        name=top.text("name", file.stem),
         host_types=tuple(host_types),
         vm_types=tuple(vm_types),
-        interval_s=float(number(doc, "interval_s", "the file")) if "interval_s" in doc else 300.0,
-        host_order=host_order,
-        vm_assignment=vm_assignment,
+        interval_s=float(top.number("interval_s", _POSITIVE, 300.0)),
+        host_order=top.choice("host_order", ("interleaved", "blocks"), "interleaved"),
+        vm_assignment=top.choice("vm_assignment", ("blocks", "round_robin"), "blocks"),
         limits=limits,
     )
+
+
+def _tables(doc: dict[str, Any], key: str, file: Path) -> list[Any]:
+    tables = doc.get(key, [])
+    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+        raise ScenarioError(f"{file}: {key} must be [[{key}]] tables; got {tables!r}")
+    return tables

@@ -21,6 +21,10 @@ class TableError(ValueError):
     """A table of a configuration file is unusable; the message says where and why."""
 
 
+#: The ``default`` of a key that must be given.
+REQUIRED: Any = object()
+
+
 class TableReader:
     """Checked access to one table (a mapping read from TOML).
 
@@ -29,13 +33,16 @@ class TableReader:
     table : the table
     where : how errors name it, e.g. ``neat.toml: [limits]``
     known : every key the table may hold; any other key is an error at construction
+    joiner : what separates ``where`` from a key in messages (``"."`` for an array's tables:
+        ``host_types[0].count``)
     """
 
-    def __init__(self, table: Mapping[str, Any], *, where: str, known: Iterable[str]) -> None:
+    def __init__(self, table: Mapping[str, Any], *, where: str, known: Iterable[str], joiner: str = " ") -> None:
         if not isinstance(table, Mapping):
             raise TableError(f"{where} must be a table; got {table!r}")
         self.table = table
         self.where = where
+        self.joiner = joiner
         self.known = frozenset(known)
         for key in table:
             if key not in self.known:
@@ -44,42 +51,58 @@ class TableReader:
     def __contains__(self, key: str) -> bool:
         return key in self.table
 
-    def number(self, key: str, constraint: Interval, default: Any = None) -> Any:
+    def _get(self, key: str, default: Any) -> Any:
+        if key not in self.table and default is REQUIRED:
+            raise TableError(f"{self.where} is missing {key!r}")
+        return self.table.get(key, default)
+
+    def _name(self, key: str) -> str:
+        return f"{self.where}{self.joiner}{key}"
+
+    def number(self, key: str, constraint: Interval, default: Any = REQUIRED) -> Any:
         """The value of ``key`` (``default`` if absent), an int or a finite float ``constraint`` accepts."""
-        value = self.table.get(key, default)
+        value = self._get(key, default)
         accepted = constraint.accepts(value) and not (isinstance(value, float) and math.isinf(value))
         if constraint.kind == "float" and isinstance(value, int) and not isinstance(value, bool):
             accepted = accepted or Interval("int", constraint.low, constraint.high, constraint.closed).accepts(value)
         if not accepted:
-            raise TableError(f"{self.where} {key} must be {constraint.describe()}; got {value!r}")
+            raise TableError(f"{self._name(key)} must be {constraint.describe()}; got {value!r}")
         return value
 
-    def text(self, key: str, default: str | None = None) -> str:
+    def text(self, key: str, default: Any = REQUIRED) -> str:
         """The value of ``key`` (``default`` if absent), a non-empty string."""
-        value = self.table.get(key, default)
+        value = self._get(key, default)
         if not isinstance(value, str) or not value:
-            raise TableError(f"{self.where} {key} must be a non-empty string; got {value!r}")
+            raise TableError(f"{self._name(key)} must be a non-empty string; got {value!r}")
         return value
 
-    def flag(self, key: str, default: bool) -> bool:
+    def flag(self, key: str, default: Any = REQUIRED) -> bool:
         """The value of ``key`` (``default`` if absent), true or false."""
-        value = self.table.get(key, default)
+        value = self._get(key, default)
         if not isinstance(value, bool):
-            raise TableError(f"{self.where} {key} must be true or false; got {value!r}")
+            raise TableError(f"{self._name(key)} must be true or false; got {value!r}")
         return value
+
+    def choice(self, key: str, options: tuple[str, ...], default: Any = REQUIRED) -> str:
+        """The value of ``key`` (``default`` if absent), one of ``options``."""
+        value = self._get(key, default)
+        if value not in options:
+            accepted = " or ".join(repr(o) for o in options)
+            raise TableError(f"{self._name(key)} must be {accepted}; got {value!r}")
+        return str(value)
 
     def names(self, key: str) -> list[str]:
         """The value of ``key`` (empty if absent), a list of non-empty strings."""
         value = self.table.get(key, [])
         if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-            raise TableError(f"{self.where} {key} must be a list of names; got {value!r}")
+            raise TableError(f"{self._name(key)} must be a list of names; got {value!r}")
         return list(value)
 
     def subtable(self, key: str) -> Mapping[str, Any]:
         """The value of ``key`` (empty if absent), a table."""
         value = self.table.get(key, {})
         if not isinstance(value, Mapping):
-            raise TableError(f"{self.where} {key} must be a table; got {value!r}")
+            raise TableError(f"{self._name(key)} must be a table; got {value!r}")
         return value
 
 
@@ -90,4 +113,4 @@ def _suggestion(key: str, known: Iterable[str]) -> str:
     return f"; expected one of {sorted(known)}"
 
 
-__all__ = ["TableError", "TableReader"]
+__all__ = ["REQUIRED", "TableError", "TableReader"]

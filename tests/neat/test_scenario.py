@@ -151,12 +151,12 @@ def test_load_scenario_missing_keys(tmp_path: Path, text: str, expected: str) ->
 @pytest.mark.parametrize(
     ("old", "new", "expected"),
     [
-        ("count = 3", "count = 0", "host_types[0].count must be an integer > 0; got 0"),
-        ("count = 3", 'count = "3"', "host_types[0].count must be an integer > 0; got '3'"),
-        ("count = 3", "count = 2.5", "host_types[0].count must be an integer > 0; got 2.5"),
-        ("core_mips = 1000", "core_mips = -1", "host_types[0].core_mips must be a number > 0; got -1"),
-        ("ram_mb = 2048", "ram_mb = true", "host_types[0].ram_mb must be a number > 0; got True"),
-        ("mips = 250", "mips = 0", "vm_types[0].mips must be a number > 0; got 0"),
+        ("count = 3", "count = 0", "host_types[0].count must be an int in [1, inf); got 0"),
+        ("count = 3", 'count = "3"', "host_types[0].count must be an int in [1, inf); got '3'"),
+        ("count = 3", "count = 2.5", "host_types[0].count must be an int in [1, inf); got 2.5"),
+        ("core_mips = 1000", "core_mips = -1", "host_types[0].core_mips must be a float in (0.0, inf); got -1"),
+        ("ram_mb = 2048", "ram_mb = true", "host_types[0].ram_mb must be a float in (0.0, inf); got True"),
+        ("mips = 250", "mips = 0", "vm_types[0].mips must be a float in (0.0, inf); got 0"),
         ("60]", "60, 61]", "host_types[0].power_w must have 11 points (0, 10, ..., 100 %); got shape (12,)"),
         ("[50, 51", "[52, 51", "host_types[0].power_w must not decrease with utilization"),
     ],
@@ -241,3 +241,10 @@ def test_load_scenario_bad_limits(tmp_path: Path, table: str, expected: str) -> 
     with pytest.raises(ScenarioError) as err:
         load_scenario(path)
     assert str(err.value).startswith(f"{path}: {expected}")
+
+
+def test_an_unknown_key_is_an_error_with_a_guess(tmp_path: Path) -> None:
+    path = write(tmp_path, (HOST_A + VM).replace("ram_mb = 2048", "ram_mbs = 2048", 1))
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(path)
+    assert str(err.value) == f"{path}: host_types[0] has an unknown key 'ram_mbs' (did you mean 'ram_mb'?)"
