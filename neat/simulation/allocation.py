@@ -8,6 +8,7 @@ away gets 90 % of its share on the source (the migration's performance cost); th
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,21 +77,31 @@ def allocate(
     host_pe_mips: NDArray[np.float64],
     migrating_vm: NDArray[np.intp],
     migrating_target: NDArray[np.intp],
+    power_table_w: NDArray[np.float64] | None = None,
 ) -> HostState:
-    """Share every host's CPU among its VMs (:func:`allocate_numpy`, compiled where numba is)."""
+    """Share every host's CPU among its VMs (:func:`allocate_numpy`, compiled where numba is).
+
+    With ``power_table_w`` (n_hosts, 11), the state also knows every host's power under it
+    (:meth:`HostState.table_power_w`), computed in the same pass.
+    """
     if not COMPILED:  # pragma: no cover - exercised only where numba is missing
         return allocate_numpy(
             vm_requested_mips, vm_host, host_capacity_mips, host_pe_mips, migrating_vm, migrating_target
         )
-    arrays = _allocate(
+    table = power_table_w if power_table_w is not None else np.zeros((0, 11))
+    utilization, allocated, requested, vm_allocated, vm_requested, migrating, power = _allocate(
         vm_requested_mips,
         vm_host,
         host_capacity_mips,
         host_pe_mips,
         np.asarray(migrating_vm, dtype=np.intp),
         np.asarray(migrating_target, dtype=np.intp),
+        np.ascontiguousarray(table, dtype=np.float64),
     )
-    return HostState(*arrays)
+    state = HostState(utilization, allocated, requested, vm_allocated, vm_requested, migrating)
+    if power_table_w is not None:
+        object.__setattr__(state, "_table_power", (power_table_w, power))
+    return state
 
 
 @jit
@@ -101,6 +112,7 @@ def _allocate(
     host_pe_mips: NDArray[np.float64],
     migrating_vm: NDArray[np.intp],
     migrating_target: NDArray[np.intp],
+    table_w: NDArray[np.float64],
 ) -> tuple[
     NDArray[np.float64],
     NDArray[np.float64],
@@ -108,6 +120,7 @@ def _allocate(
     NDArray[np.float64],
     NDArray[np.float64],
     NDArray[np.bool_],
+    NDArray[np.float64],
 ]:
     """:func:`allocate_numpy` as loops over its entries in the same order, with the same operations."""
     n_hosts, n_vms, n_moving = host_capacity_mips.shape[0], vm_requested_mips.shape[0], migrating_vm.shape[0]
@@ -157,7 +170,15 @@ def _allocate(
     for h in range(n_hosts):
         if 1.0 < utilization[h] < 1.01:
             utilization[h] = 1.0
-    return utilization, host_allocated, host_requested, vm_allocated, vm_requested, migrating
+    power = np.zeros(table_w.shape[0])
+    for h in range(table_w.shape[0]):  # algorithms.power.power_w, operation for operation
+        u = min(max(utilization[h], 0.0), 1.0)
+        scaled = u * 10.0
+        low = math.floor(scaled)
+        p_low = table_w[h, low]
+        delta = (table_w[h, math.ceil(scaled)] - p_low) / 10.0
+        power[h] = p_low + delta * (u - low / 10.0) * 100.0
+    return utilization, host_allocated, host_requested, vm_allocated, vm_requested, migrating, power
 
 
 def allocate_numpy(

@@ -274,7 +274,13 @@ class _Run:
         sim, compute = self.sim, self.compute
         requested = sim.utilization_at(time_s) * sim.vm_mips
         return allocate(
-            requested, compute.vm_host, sim.hosts.cpu_mips, sim.hosts.pe_mips, compute.migrating(), compute.targets()
+            requested,
+            compute.vm_host,
+            sim.hosts.cpu_mips,
+            sim.hosts.pe_mips,
+            compute.migrating(),
+            compute.targets(),
+            sim.hosts.power_w,
         )
 
     def move_to(self, time_s: float) -> None:
