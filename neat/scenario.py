@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import math
 import tomllib
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -124,6 +125,41 @@ def cloudsim_standard() -> Scenario:
             VmType("micro", 500.0, 613.0),
         ),
     )
+
+
+#: RAM per host that no day's VMs can fill (1 TB): the setting the literature means.
+UNBOUND_RAM_MB = 1024.0 * 1024.0
+
+
+def standard_cpu() -> Scenario:
+    """CloudSim's standard hosts and VM types with RAM that never binds: CPU limits consolidation."""
+    base = cloudsim_standard()
+    hosts = tuple(replace(t, ram_mb=UNBOUND_RAM_MB) for t in base.host_types)
+    return replace(base, name="standard-cpu", host_types=hosts)
+
+
+#: Built-in scenarios by name: (factory, one line of why).
+BUILTIN_SCENARIOS: dict[str, tuple[Callable[[], Scenario], str]] = {
+    "standard": (
+        cloudsim_standard,
+        "CloudSim's setup: 800 G4/G5 hosts with 4 GB RAM (with RAM a constraint, RAM binds)",
+    ),
+    "standard-cpu": (
+        standard_cpu,
+        "the same hosts and VMs with RAM that never binds: CPU decides, as in the literature",
+    ),
+}
+
+
+def scenario_named(name_or_path: str | Path) -> Scenario:
+    """A built-in scenario by name (:data:`BUILTIN_SCENARIOS`), else a scenario file."""
+    if str(name_or_path) in BUILTIN_SCENARIOS:
+        return BUILTIN_SCENARIOS[str(name_or_path)][0]()
+    path = Path(name_or_path)
+    if not path.exists() and path.suffix != ".toml":
+        known = ", ".join(BUILTIN_SCENARIOS)
+        raise ScenarioError(f"{path}: no such scenario file, and not a built-in scenario ({known})")
+    return load_scenario(path)
 
 
 def load_scenario(path: str | Path) -> Scenario:

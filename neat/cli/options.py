@@ -27,7 +27,8 @@ scenario_option = click.option(
     "scenario_path",
     type=click.Path(path_type=Path),
     default=None,
-    help="Scenario TOML (host and VM types). Default: the standard 800-host CloudSim setup.",
+    help="A built-in scenario (standard, standard-cpu) or a scenario TOML file (host and VM types, limits). "
+    "Default: standard, the 800-host CloudSim setup.",
 )
 
 

@@ -163,7 +163,7 @@ def report_cmd(
     from neat.report.markdown import render_markdown
     from neat.report.runner import CellFailed, SchedulerError
     from neat.report.sweep import SweepError, resolve_policies
-    from neat.scenario import ScenarioError, cloudsim_standard, load_scenario
+    from neat.scenario import ScenarioError, cloudsim_standard, scenario_named
     from neat.simulation.engine import CapacityError
     from neat.traces import TraceError
 
@@ -173,7 +173,7 @@ def report_cmd(
     try:
         check_output_folder(out_dir)
         chosen = resolve_policies(requested, sweep_path, sim_mode, baseline=baseline)
-        scenario = load_scenario(scenario_path) if scenario_path else cloudsim_standard()
+        scenario = scenario_named(scenario_path) if scenario_path else cloudsim_standard()
         days = load_days(trace_paths, cpu_unit)
     except (TraceError, ScenarioError, PolicyError, SweepError, FileExistsError) as exc:
         raise DataError(str(exc)) from None

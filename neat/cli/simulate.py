@@ -76,7 +76,7 @@ def simulate_cmd(
     """Replay CPU traces through the consolidation policies and report energy and SLA metrics."""
     from neat.decision.mode import MODES
     from neat.decision.policy import DEFAULT_POLICIES, Component, PolicyError, build_policy, custom_spec, named_policy
-    from neat.scenario import ScenarioError, cloudsim_standard, load_scenario
+    from neat.scenario import ScenarioError, cloudsim_standard, scenario_named
     from neat.traces import TraceError, load_traces, synthetic_planetlab_like
 
     sim_mode = MODES[mode]
@@ -85,7 +85,7 @@ def simulate_cmd(
             traces = synthetic_planetlab_like(n_vms=vms, seed=seed)
         else:
             traces = load_traces(traces_path, cpu_unit=cpu_unit)
-        scenario = load_scenario(scenario_path) if scenario_path else cloudsim_standard()
+        scenario = scenario_named(scenario_path) if scenario_path else cloudsim_standard()
         chosen = list(policies) or ([] if overload else list(DEFAULT_POLICIES))
         parsed = [named_policy(p, sim_mode) for p in chosen]
         if overload:
