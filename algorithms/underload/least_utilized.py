@@ -3,8 +3,8 @@
 CloudSim has no lower threshold: every round it repeatedly takes the active, non-overloaded host
 with the smallest positive utilization and tries to move all of its VMs away, keeping the moves
 only if every VM fits elsewhere. As an underload detector that is: flag every host whose newest
-utilization is above 0 (in use; 0 counts as switched off) and below 1; the decision round then
-tries the flagged hosts least utilized first, each all or nothing.
+utilization is below 1; the decision round then tries the flagged hosts that are switched on
+(CloudSim: a host at 0 counts as off), least utilized first, each all or nothing.
 
 References
 ----------
@@ -24,7 +24,7 @@ from algorithms.base import BoolArray, FloatArray, IntArray, UnderloadDetector
 
 @dataclass(frozen=True, kw_only=True)
 class LeastUtilizedUnderload(UnderloadDetector):
-    """Underloaded iff ``0 < u[-1] < 1``: every host in use that is not full is worth trying to empty.
+    """Underloaded iff ``u[-1] < 1``: every host that is not full is worth trying to empty.
 
     Notes
     -----
@@ -36,5 +36,5 @@ class LeastUtilizedUnderload(UnderloadDetector):
 
     def evaluate(self, utilization: FloatArray, n_valid: IntArray) -> BoolArray:
         last, has = last_value(utilization, n_valid)
-        result: BoolArray = has & (last > 0.0) & (last < 1.0)
+        result: BoolArray = has & (last < 1.0)
         return result

@@ -149,7 +149,9 @@ class _Round:
         snapshot = inputs.host_utilization if inputs.host_utilization is not None else reported_now
         reported = host_history.copy()
         reported[:, -1] = snapshot
-        underloaded = policy.underload.evaluate(reported, np.maximum(host_n_valid, snapshot > 0))
+        active = inputs.host_active if inputs.host_active is not None else snapshot > 0
+        # only a host that is switched on can be underloaded
+        underloaded = policy.underload.evaluate(reported, np.maximum(host_n_valid, snapshot > 0)) & active
         capped = np.where(placed, np.minimum(requested, hosts.pe_mips[np.maximum(vm_host, 0)]), 0.0)
         used_cpu = _sum_by(vm_host[placed], capped[placed], n_hosts)
         used_cpu = np.where(used_cpu > hosts.cpu_mips, hosts.cpu_mips, used_cpu)  # over-subscribed: nothing free
@@ -171,7 +173,7 @@ class _Round:
             overloaded=overloaded,
             underloaded=underloaded,
             snapshot=snapshot,
-            active=inputs.host_active if inputs.host_active is not None else snapshot > 0,
+            active=active,
             movable=_mask(inputs.vm_movable, n_vms) & placed,
             source_allowed=_mask(inputs.host_source_allowed, n_hosts),
             target_allowed=_mask(inputs.host_target_allowed, n_hosts),
@@ -207,13 +209,14 @@ class _Round:
     def underload_queue(self, phase1_targets: IntArray) -> tuple[IntArray, BoolArray, BoolArray]:
         """Hosts to try to empty, least utilized first, and the excluded sources and targets.
 
-        Overloaded hosts and hosts at 0 (switched off) are neither sources nor targets; hosts that
-        received VMs in this round are not sources (CloudSim mode: they may be). A host holding a
-        VM that may not move is not tried (it stays a target).
+        Overloaded hosts and hosts switched off (``host_active``; by default a host at 0) are
+        neither sources nor targets; hosts that received VMs in this round are not sources
+        (CloudSim mode: they may be). A host holding a VM that may not move is not tried (it stays
+        a target).
         """
         snapshot = self.snapshot
-        excluded_source = self.overloaded | (snapshot == 0) | ~self.source_allowed
-        excluded_target = self.overloaded | (snapshot == 0) | ~self.target_allowed
+        excluded_source = self.overloaded | ~self.active | ~self.source_allowed
+        excluded_target = self.overloaded | ~self.active | ~self.target_allowed
         if not self.policy.mode.overload_targets_may_be_evacuated:
             excluded_source[phase1_targets] = True
         pinned = np.zeros(self.inputs.n_hosts, dtype=np.bool_)

@@ -95,7 +95,7 @@ class Decision:
     groups : intp (n_moves,), why each move is made: :data:`OVERLOAD_RELIEF`, or the index of the
         underloaded host whose evacuation it is part of (a group is worth doing only whole)
     overloaded : bool (n_hosts,), the hosts the overload detector flagged
-    underloaded : bool (n_hosts,), the hosts the underload detector flagged
+    underloaded : bool (n_hosts,), the hosts switched on that the underload detector flagged
     unrelieved : bool (n_hosts,), overloaded hosts some selected VM of which found no target
     detector_state : the overload detector's state after this round (None if stateless)
     """
