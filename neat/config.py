@@ -177,10 +177,11 @@ class ServiceConfig:
             raise ConfigError(f"{self.source}: [power.hosts] {exc}") from None
 
     def masked_database_url(self) -> str:
-        """The database URL with any password replaced by ***, for logs and ``neat status``."""
-        from sqlalchemy.engine import make_url
+        """The database URL with any password (also one given as ``?password=``) replaced by ***, for
+        logs and ``neat status``."""
+        from neat.db.engine import masked_url
 
-        return make_url(self.database_url).render_as_string(hide_password=True)
+        return masked_url(self.database_url)
 
 
 def load_config(path: str | Path | None = None) -> ServiceConfig:

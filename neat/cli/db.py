@@ -51,9 +51,9 @@ def _resolve(url: str | None, config_path: str | None) -> str:
 
 
 def _shown(url: str) -> str:
-    from neat.db.engine import normalize_url
+    from neat.db.engine import masked_url
 
-    return normalize_url(url).render_as_string(hide_password=True)
+    return masked_url(url)
 
 
 def _run(action: Callable[[], Any], url: str) -> Any:

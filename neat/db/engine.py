@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url
 
-__all__ = ["SQLITE_BUSY_TIMEOUT_S", "WRITE_OPTION", "make_engine", "normalize_url"]
+__all__ = ["SQLITE_BUSY_TIMEOUT_S", "WRITE_OPTION", "make_engine", "masked_url", "normalize_url"]
 
 #: How long a SQLite connection waits for another writer before "database is locked".
 SQLITE_BUSY_TIMEOUT_S = 30.0
@@ -30,6 +30,24 @@ def normalize_url(url: str | URL) -> URL:
     elif parsed.drivername in ("mysql", "mariadb"):
         parsed = parsed.set(drivername=f"{parsed.drivername}+pymysql")
     return parsed
+
+
+#: Words that mark a URL query parameter as a secret (``?password=``, ``?sslpassword=``, ...).
+SECRET_PARAMETER_WORDS = ("password", "passwd", "secret", "token", "passphrase")
+
+
+def masked_url(url: str | URL) -> str:
+    """``url`` as text for logs and messages: its password, and every query parameter that holds a
+    secret (``?password=``, which drivers accept too), replaced by ``***``."""
+    try:
+        parsed = normalize_url(url)
+    except Exception:
+        return "<not a database URL>"
+    query = {
+        key: ("***" if any(word in key.lower() for word in SECRET_PARAMETER_WORDS) else value)
+        for key, value in parsed.query.items()
+    }
+    return parsed.set(query=query).render_as_string(hide_password=True).replace("%2A%2A%2A", "***")
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
+    Boolean,
     CheckConstraint,
     DateTime,
     Dialect,
@@ -37,6 +38,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -204,8 +206,15 @@ class Plan(Base):
     created_at: Mapped[datetime]
     #: Who made the plan (e.g. the global manager's lease holder id).
     created_by: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
-    #: The fencing term of the lease under which the plan was made.
+    #: The fencing term of the lease under which the plan was made (or applied).
     lease_term: Mapped[int | None]
+    #: After this, the plan is stale: ``neat apply`` refuses it (NULL: never).
+    expires_at: Mapped[datetime | None]
+    #: Made for an operator to apply (``neat plan``, ``global-manager --dry-run``), not executed at once.
+    dry_run: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    #: Who executes the plan (the global manager that made it, or ``neat apply``); NULL: nobody yet.
+    claimed_by: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    claimed_at: Mapped[datetime | None]
 
 
 class Action(Base):
@@ -217,6 +226,8 @@ class Action(Base):
         CheckConstraint(_one_of("kind", ACTION_KINDS), name="kind"),
         CheckConstraint(_one_of("status", ACTION_STATUSES), name="status"),
         CheckConstraint("kind <> 'migrate' OR (vm_uuid IS NOT NULL AND target_host IS NOT NULL)", name="migrate"),
+        Index(None, "status"),
+        Index(None, "vm_uuid"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

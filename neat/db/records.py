@@ -180,6 +180,10 @@ class ActionRecord:
 class PlanRecord:
     """A stored plan with its actions in order; ``status`` is derived from them.
 
+    ``expires_at``: after it ``neat apply`` refuses the plan; ``dry_run``: made for an operator to
+    apply; ``claimed_by``/``claimed_at``: who executes it (the global manager that made it, or the
+    ``neat apply`` that claimed it), None while nobody does.
+
     ``pending`` (nothing started), ``running`` (something started, something left), then once every
     action is finished: ``failed`` if any failed, else ``cancelled`` if any was cancelled, else
     ``succeeded`` (also the status of an empty plan).
@@ -190,6 +194,19 @@ class PlanRecord:
     created_by: str | None
     lease_term: int | None
     actions: tuple[ActionRecord, ...]
+    expires_at: datetime | None = None
+    dry_run: bool = False
+    claimed_by: str | None = None
+    claimed_at: datetime | None = None
+
+    def expired(self, now: datetime) -> bool:
+        """Whether the plan is past its expiry at ``now`` (a plan without one never expires)."""
+        return self.expires_at is not None and now >= self.expires_at
+
+    def state(self, now: datetime) -> str:
+        """:attr:`status`, except that a pending plan past its expiry is ``expired``."""
+        status = self.status
+        return "expired" if status == "pending" and self.expired(now) else status
 
     @property
     def status(self) -> str:

@@ -64,7 +64,7 @@ from neat.db.records import (
     check_name,
 )
 
-__all__ = ["GLOBAL_MANAGER_LEASE", "Store", "StoreError"]
+__all__ = ["GLOBAL_MANAGER_LEASE", "PlanRefused", "Store", "StoreError"]
 
 #: The lease the single active global manager holds.
 GLOBAL_MANAGER_LEASE = "global-manager"
@@ -86,6 +86,10 @@ LEASES = cast(Table, Lease.__table__)
 
 class StoreError(Exception):
     """The store cannot do what was asked: an unknown host/VM/plan/action, a forbidden transition."""
+
+
+class PlanRefused(StoreError):
+    """A plan cannot be claimed: unknown, already claimed, expired, or not pending."""
 
 
 # --- helpers -------------------------------------------------------------------------------------
@@ -458,12 +462,18 @@ class Store:
         return skipped
 
     def host_windows(
-        self, window: int, *, hosts: Sequence[str] | None = None, since: datetime | None = None
+        self,
+        window: int,
+        *,
+        hosts: Sequence[str] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
     ) -> SampleWindow:
         """The newest ``window`` samples of every host (by name), or of ``hosts`` in that order.
 
         ``since`` ignores older samples: it bounds the database's work on a long retention (pass,
         say, the time of ``2 * window`` collection intervals ago) and drops stale history.
+        ``until`` ignores samples stamped after it (a collector whose clock runs ahead).
         """
         window = _check_window(window)
         entities = select(HOSTS.c.id, HOSTS.c.name.label("key"))
@@ -472,7 +482,9 @@ class Store:
         else:
             entities = entities.where(HOSTS.c.name.in_(_unique(list(hosts), "host names")))
         subset = hosts is not None
-        return self._windows(entities, hosts, subset, "hosts", HOST_SAMPLES, HOST_SAMPLES.c.host_id, window, since)
+        return self._windows(
+            entities, hosts, subset, "hosts", HOST_SAMPLES, HOST_SAMPLES.c.host_id, window, since, until
+        )
 
     def vm_windows(
         self,
@@ -481,10 +493,11 @@ class Store:
         vms: Sequence[str] | None = None,
         host: str | None = None,
         since: datetime | None = None,
+        until: datetime | None = None,
     ) -> SampleWindow:
         """The newest ``window`` samples of every VM (by uuid), of those on ``host``, or of ``vms`` in order.
 
-        ``since`` as in :meth:`host_windows`.
+        ``since`` and ``until`` as in :meth:`host_windows`.
         """
         window = _check_window(window)
         entities = select(VMS.c.id, VMS.c.uuid.label("key"))
@@ -495,7 +508,7 @@ class Store:
         else:
             entities = entities.where(VMS.c.uuid.in_(_unique(list(vms), "VM uuids")))
         subset = vms is not None or host is not None
-        return self._windows(entities, vms, subset, "VMs", VM_SAMPLES, VM_SAMPLES.c.vm_id, window, since)
+        return self._windows(entities, vms, subset, "VMs", VM_SAMPLES, VM_SAMPLES.c.vm_id, window, since, until)
 
     def _windows(
         self,
@@ -507,8 +520,10 @@ class Store:
         key: ColumnElement[int],
         window: int,
         since: datetime | None,
+        until: datetime | None = None,
     ) -> SampleWindow:
         oldest = None if since is None else _timestamp(since, "since")
+        newest = None if until is None else _timestamp(until, "until")
         with self._engine.connect() as conn:
             found = {r.key: r.id for r in conn.execute(entities)}
             if wanted is not None:
@@ -527,6 +542,8 @@ class Store:
                     ranked = ranked.where(key.in_(ids.tolist()))
                 if oldest is not None:
                     ranked = ranked.where(samples.c.recorded_at >= oldest)
+                if newest is not None:
+                    ranked = ranked.where(samples.c.recorded_at <= newest)
                 inner = ranked.subquery("ranked")
                 rows = list(conn.execute(select(inner).where(inner.c.rank <= window)).all())
         n = len(names)
@@ -580,15 +597,33 @@ class Store:
         created_by: str | None = None,
         lease_term: int | None = None,
         at: datetime | None = None,
+        expires_at: datetime | None = None,
+        dry_run: bool = False,
+        claimed_by: str | None = None,
     ) -> PlanRecord:
-        """Store a plan and its actions (in the given order, all ``pending``) in one transaction."""
+        """Store a plan and its actions (in the given order, all ``pending``) in one transaction.
+
+        ``expires_at``: when the plan goes stale (None: never); ``dry_run``: made for an operator to
+        apply; ``claimed_by``: who executes it (the global manager that made it), claimed at ``at``.
+        """
         now = _timestamp(at, "at")
+        expires = None if expires_at is None else _timestamp(expires_at, "expires_at")
+        if claimed_by is not None:
+            check_name("Store.create_plan", "claimed_by", claimed_by, 255)
         specs = list(actions)
         for spec in specs:
             if not isinstance(spec, ActionSpec):
                 raise TypeError(f"create_plan takes ActionSpec records; got {type(spec).__name__} {spec!r}")
         with self._write() as conn:
-            new_plan = insert(PLANS).values(created_at=now, created_by=created_by, lease_term=lease_term)
+            new_plan = insert(PLANS).values(
+                created_at=now,
+                created_by=created_by,
+                lease_term=lease_term,
+                expires_at=expires,
+                dry_run=bool(dry_run),
+                claimed_by=claimed_by,
+                claimed_at=now if claimed_by is not None else None,
+            )
             plan_id = _insert_one(conn, new_plan)
             if specs:
                 conn.execute(
@@ -608,6 +643,51 @@ class Store:
                 )
             return _load_plans(conn, select(PLANS).where(PLANS.c.id == plan_id))[0]
 
+    def claim_plan(
+        self, plan_id: int, holder: str, *, lease_term: int | None = None, now: datetime | None = None
+    ) -> PlanRecord:
+        """Claim a plan for ``holder`` to execute: one conditional UPDATE, so one claimant wins.
+
+        Only an unclaimed plan that has not expired and whose actions are all pending can be
+        claimed; ``lease_term`` (the term under which it will run) is recorded with the claim.
+
+        Raises
+        ------
+        PlanRefused
+            The message says why: unknown, claimed (by whom, when), expired (when), not pending.
+        """
+        check_name("Store.claim_plan", "holder", holder, 255)
+        at = _timestamp(now, "now")
+        not_pending = select(ACTIONS.c.id).where(ACTIONS.c.plan_id == plan_id, ACTIONS.c.status != "pending")
+        with self._write() as conn:
+            claimed = conn.execute(
+                update(PLANS)
+                .where(
+                    PLANS.c.id == plan_id,
+                    PLANS.c.claimed_by.is_(None),
+                    (PLANS.c.expires_at.is_(None)) | (PLANS.c.expires_at > at),
+                    ~not_pending.exists(),
+                )
+                .values(claimed_by=holder, claimed_at=at, lease_term=lease_term)
+            ).rowcount
+            found = _load_plans(conn, select(PLANS).where(PLANS.c.id == plan_id))
+        if not found:
+            raise PlanRefused(f"unknown plan: {plan_id!r}")
+        plan = found[0]
+        if claimed == 1:
+            return plan
+        if plan.claimed_by is not None:
+            when = plan.claimed_at.isoformat(timespec="seconds") if plan.claimed_at else "?"
+            raise PlanRefused(f"plan {plan_id} was claimed by {plan.claimed_by} at {when}; it is {plan.status}")
+        if plan.expired(at):
+            assert plan.expires_at is not None
+            raise PlanRefused(
+                f"plan {plan_id} expired at {plan.expires_at.isoformat(timespec='seconds')} "
+                f"(made at {plan.created_at.isoformat(timespec='seconds')}): the cloud has moved on since; "
+                "make a new one with 'neat plan'"
+            )
+        raise PlanRefused(f"plan {plan_id} is {plan.status}: only a plan whose actions are all pending can be applied")
+
     def plan(self, plan_id: int) -> PlanRecord:
         """One plan with its actions."""
         with self._engine.connect() as conn:
@@ -624,6 +704,24 @@ class Store:
             query = query.where(PLANS.c.id.in_(open_plans))
         with self._engine.connect() as conn:
             return _load_plans(conn, query)
+
+    def last_migrations(self, *, since: datetime, vms: Iterable[str] | None = None) -> dict[str, datetime]:
+        """When each VM last finished a successful migration at or after ``since`` (VMs without one
+        are left out); only ``vms`` if given. Reads every plan, however many came since."""
+        oldest = _timestamp(since, "since")
+        query = (
+            select(ACTIONS.c.vm_uuid, func.max(ACTIONS.c.finished_at))
+            .where(
+                ACTIONS.c.kind == "migrate",
+                ACTIONS.c.status == "succeeded",
+                ACTIONS.c.finished_at >= oldest,
+            )
+            .group_by(ACTIONS.c.vm_uuid)
+        )
+        wanted = None if vms is None else set(vms)
+        with self._engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return {uuid: when for uuid, when in rows if uuid is not None and (wanted is None or uuid in wanted)}
 
     def start_action(self, action_id: int, *, at: datetime | None = None) -> ActionRecord:
         """``pending`` -> ``running``, started at ``at``."""
@@ -742,9 +840,18 @@ class Store:
     # --- leases ----------------------------------------------------------------------------------
 
     def acquire_lease(
-        self, holder: str, *, ttl_s: float, name: str = GLOBAL_MANAGER_LEASE, now: datetime | None = None
+        self,
+        holder: str,
+        *,
+        ttl_s: float,
+        name: str = GLOBAL_MANAGER_LEASE,
+        now: datetime | None = None,
+        take_over: str | None = None,
     ) -> LeaseRecord | None:
         """Take (or keep) the lease ``name`` until ``now + ttl_s``; ``None`` if another holder has it.
+
+        ``take_over`` names a holder known to be gone (a crashed process of this machine): its
+        lease is taken at once, unexpired, with a new term, unless someone else holds it by then.
 
         Atomic on every backend: a conditional UPDATE (the holder renews; anyone takes an expired
         lease, which increments ``term``), else an INSERT for the very first holder, which the
@@ -756,7 +863,7 @@ class Store:
         expires = at + _ttl(ttl_s)
         for attempt in range(1, LEASE_ATTEMPTS + 1):
             try:
-                return self._acquire_once(holder, ttl_s, name, at, expires)
+                return self._acquire_once(holder, ttl_s, name, at, expires, take_over)
             except DBAPIError as exc:
                 # Competing transactions can deadlock (InnoDB's gap and insert-intention locks): the
                 # victim was rolled back whole, so trying again is safe and sees the winner's row.
@@ -765,15 +872,18 @@ class Store:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _acquire_once(
-        self, holder: str, ttl_s: float, name: str, at: datetime, expires: datetime
+        self, holder: str, ttl_s: float, name: str, at: datetime, expires: datetime, take_over: str | None = None
     ) -> LeaseRecord | None:
         renewed = self.renew_lease(holder, ttl_s=ttl_s, name=name, now=at)
         if renewed is not None:
             return renewed
+        free = LEASES.c.expires_at <= at
+        if take_over is not None:
+            free = free | (LEASES.c.holder == take_over)
         with self._write() as conn:
             taken = conn.execute(
                 update(LEASES)
-                .where(LEASES.c.name == name, LEASES.c.expires_at <= at)
+                .where(LEASES.c.name == name, free)
                 .values(term=LEASES.c.term + 1, holder=holder, acquired_at=at, renewed_at=at, expires_at=expires)
             ).rowcount
             if taken == 1:
@@ -869,6 +979,10 @@ def _load_plans(conn: Connection, query: Select[Any]) -> list[PlanRecord]:
             created_by=p.created_by,
             lease_term=p.lease_term,
             actions=tuple(by_plan[p.id]),
+            expires_at=p.expires_at,
+            dry_run=bool(p.dry_run),
+            claimed_by=p.claimed_by,
+            claimed_at=p.claimed_at,
         )
         for p in plans
     ]

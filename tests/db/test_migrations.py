@@ -32,8 +32,8 @@ def table_names(url: str) -> set[str]:
         engine.dispose()
 
 
-def test_head_is_the_initial_revision() -> None:
-    assert migrate.head() == "0001"
+def test_head_is_the_newest_revision() -> None:
+    assert migrate.head() == "0002"
     assert {t.name for t in Base.metadata.sorted_tables} == TABLES
 
 
@@ -105,7 +105,7 @@ def test_alembic_command_line_at_the_repository_root(tmp_path: Path, monkeypatch
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     alembic("-x", f"url={url}", "upgrade", "head")
     alembic("-x", f"url={url}", "check")
-    assert migrate.current(url) == "0001"
+    assert migrate.current(url) == "0002"
 
     monkeypatch.setenv("NEAT_DATABASE_URL", url)  # without -x url=, the environment names the database
     alembic("downgrade", "base")
@@ -140,13 +140,13 @@ def test_neat_db_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     assert not (tmp_path / "neat.db").exists()  # looking did not create it
 
     result = runner.invoke(db, ["upgrade"])  # the default: ./neat.db
-    assert (result.exit_code, result.output) == (0, "sqlite:///neat.db: at revision 0001\n")
+    assert (result.exit_code, result.output) == (0, "sqlite:///neat.db: at revision 0002\n")
     assert (tmp_path / "neat.db").is_file()
-    assert runner.invoke(db, ["current"]).output == "sqlite:///neat.db: 0001 (head)\n"
+    assert runner.invoke(db, ["current"]).output == "sqlite:///neat.db: 0002 (head)\n"
 
     other = f"sqlite:///{tmp_path / 'other.db'}"
     result = runner.invoke(db, ["upgrade"], env={"NEAT_DATABASE_URL": other})
-    assert result.output == f"{other}: at revision 0001\n"
+    assert result.output == f"{other}: at revision 0002\n"
     result = runner.invoke(db, ["downgrade", "base", "--url", other])
     assert result.output == f"{other}: at revision base\n"
 

@@ -22,7 +22,7 @@ import neat.db.models
 import neat.db.records
 import neat.db.store
 from neat.db.records import ActionSpec, HostInfo, VmInfo
-from neat.db.store import Store, StoreError
+from neat.db.store import PlanRefused, Store, StoreError
 
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 STEP_S = 300
@@ -59,6 +59,12 @@ def inventory(store: Store) -> None:
         ],
         at=T0,
     )
+
+
+def test_masked_urls_hide_passwords_in_the_query_too() -> None:
+    shown = neat.db.engine.masked_url("postgresql://neat:pw@db/neat?password=s3cret&sslmode=require&sslpassword=k")
+    assert shown == "postgresql+psycopg://neat:***@db/neat?password=***&sslmode=require&sslpassword=***"
+    assert neat.db.engine.masked_url("neat.db") == "sqlite:///neat.db"
 
 
 @pytest.mark.parametrize("module", [neat.db, neat.db.engine, neat.db.models, neat.db.records, neat.db.store])
@@ -140,6 +146,18 @@ def test_records_validate_with_clear_messages() -> None:
 
 
 # --- samples -------------------------------------------------------------------------------------
+
+
+def test_windows_leave_out_samples_after_until(store: Store) -> None:
+    """v1 has samples at steps 0..3; with until = step 1 the newest two are those of steps 0 and 1."""
+    inventory(store)
+    for k in range(4):
+        store.record_samples(step(k), vms={"v1": 0.1 * (k + 1)}, hosts={"h1": 0.1 * (k + 1)})
+    vms = store.vm_windows(2, vms=["v1"], until=step(1))
+    np.testing.assert_allclose(vms.utilization, [[0.1, 0.2]])
+    hosts = store.host_windows(3, hosts=["h1"], since=step(1), until=step(2))
+    assert hosts.n_valid.tolist() == [2]
+    np.testing.assert_allclose(hosts.utilization[0, 1:], [0.2, 0.3])
 
 
 def test_samples_come_back_as_right_aligned_nan_padded_windows(store: Store) -> None:
@@ -309,6 +327,72 @@ def test_plan_statuses_and_listing(store: Store) -> None:
     assert [p.id for p in store.plans(limit=1)] == [cancelled.id]
 
 
+def test_a_plan_is_claimed_once_before_it_expires(store: Store) -> None:
+    """A dry-run plan made at 0, expiring at 900 s: claimed at 10 by A; B is told who has it."""
+    plan = store.create_plan(PLAN, created_by="neat plan", at=T0, expires_at=t(900), dry_run=True)
+    assert (plan.dry_run, plan.expires_at, plan.claimed_by, plan.claimed_at) == (True, t(900), None, None)
+    assert plan.state(t(899)) == "pending" and plan.state(t(900)) == "expired"
+    claimed = store.claim_plan(plan.id, "apply:A", lease_term=4, now=t(10))
+    assert (claimed.claimed_by, claimed.claimed_at, claimed.lease_term) == ("apply:A", t(10), 4)
+    with pytest.raises(PlanRefused, match=r"plan \d+ was claimed by apply:A at 2024-03-01T12:00:10\+00:00"):
+        store.claim_plan(plan.id, "apply:B", now=t(11))
+
+    stale = store.create_plan(PLAN, at=T0, expires_at=t(900), dry_run=True)
+    with pytest.raises(PlanRefused, match=r"expired at 2024-03-01T12:15:00\+00:00 .*'neat plan'"):
+        store.claim_plan(stale.id, "apply:A", now=t(900))
+    assert store.plan(stale.id).claimed_by is None
+
+    started = store.create_plan(PLAN, at=T0)  # no expiry
+    store.start_action(started.actions[0].id, at=t(1))
+    with pytest.raises(PlanRefused, match="is running: only a plan whose actions are all pending"):
+        store.claim_plan(started.id, "apply:A", now=t(2))
+    own = store.create_plan(PLAN, created_by="gm", claimed_by="gm", at=t(3))
+    assert (own.claimed_by, own.claimed_at, own.dry_run) == ("gm", t(3), False)
+    with pytest.raises(PlanRefused, match="claimed by gm"):
+        store.claim_plan(own.id, "apply:A", now=t(4))
+    with pytest.raises(PlanRefused, match="unknown plan: -1"):
+        store.claim_plan(-1, "apply:A")
+
+
+def test_concurrent_claims_have_one_winner(racing_store: Store) -> None:
+    plan = racing_store.create_plan(PLAN, at=T0, expires_at=t(900), dry_run=True)
+    barrier = threading.Barrier(CONTENDERS)
+
+    def attempt(i: int) -> str | None:
+        barrier.wait()
+        try:
+            return racing_store.claim_plan(plan.id, f"apply-{i}", now=t(5)).claimed_by
+        except PlanRefused:
+            return None
+
+    with ThreadPoolExecutor(CONTENDERS) as pool:
+        winners = [w for w in pool.map(attempt, range(CONTENDERS)) if w is not None]
+    assert len(winners) == 1
+    assert racing_store.plan(plan.id).claimed_by == winners[0]
+
+
+def test_last_migrations_reads_every_plan_since(store: Store) -> None:
+    """v1 moved at 40 and at 100, v2 failed, v3 moved at 10 (before ``since``); 60 empty plans after."""
+    plan = store.create_plan(
+        [
+            ActionSpec(kind="migrate", host="h1", vm_uuid="v1", target_host="h2"),
+            ActionSpec(kind="migrate", host="h1", vm_uuid="v2", target_host="h2"),
+            ActionSpec(kind="migrate", host="h2", vm_uuid="v3", target_host="h1"),
+            ActionSpec(kind="migrate", host="h2", vm_uuid="v1", target_host="h3"),
+        ],
+        at=T0,
+    )
+    one, two, three, again = (a.id for a in plan.actions)
+    store.finish_action(one, "succeeded", at=t(40))
+    store.finish_action(two, "failed", at=t(41))
+    store.finish_action(three, "succeeded", at=t(10))
+    store.finish_action(again, "succeeded", at=t(100))
+    for k in range(60):
+        store.create_plan([], at=t(200 + k))
+    assert store.last_migrations(since=t(20)) == {"v1": t(100)}
+    assert store.last_migrations(since=t(0), vms=["v3", "v9"]) == {"v3": t(10)}
+
+
 # --- power transitions ---------------------------------------------------------------------------
 
 
@@ -400,6 +484,15 @@ def test_lease_holder_renews_expiry_hands_over(store: Store) -> None:
 
 
 CONTENDERS = 6
+
+
+def test_a_gone_holders_lease_is_taken_over_at_once(store: Store) -> None:
+    """A holds until 30; B may take it over at 5 naming A (A's process is gone), not naming C."""
+    assert store.acquire_lease("A", ttl_s=30, now=T0) is not None
+    assert store.acquire_lease("B", ttl_s=30, now=t(5), take_over="C") is None
+    taken = store.acquire_lease("B", ttl_s=30, now=t(5), take_over="A")
+    assert taken is not None and (taken.holder, taken.term, taken.expires_at) == ("B", 2, t(35))
+    assert store.acquire_lease("D", ttl_s=30, now=t(6), take_over="A") is None  # A no longer holds it
 
 
 def _race(store: Store, now: datetime, prefix: str, contenders: int = CONTENDERS) -> list[str]:
