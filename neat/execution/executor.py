@@ -6,6 +6,15 @@ in Nova, so no threads are needed: the executor starts migrations until ``max_co
 are in flight, then waits for the oldest; a server's second migration in one plan starts only after
 its first ended. A host is disabled only when every migration off it completed and the cloud shows
 no instance left on it; a failed or timed-out migration leaves its source enabled.
+
+Faults: an unexpected error of the cloud is recorded and the plan goes on. Before a migration
+started, it fails the action; once one may have started (an error starting it or while waiting
+for it), the outcome is :data:`LOST`: the cloud's own records decide later what happened (the
+service reconciles them), and the source is never disabled. Before each action a ``guard`` may say
+stop (the lease was lost, the service is stopping): that action and every later one are
+:data:`CANCELLED`, migrations already in flight are still waited for. The action log is the
+fence: an action whose start cannot be recorded is not performed (:class:`Stop` from the log
+cancels it and the rest); a failure to record an outcome is logged and the plan goes on.
 """
 
 from __future__ import annotations
@@ -30,6 +39,10 @@ COMPLETED = "completed"
 FAILED = "failed"
 TIMEOUT = "timeout"
 SKIPPED = "skipped"
+#: Not performed: the guard or the action log said stop.
+CANCELLED = "cancelled"
+#: The cloud failed while the migration may have started or ended: its records decide.
+LOST = "lost"
 
 
 class SchedulerRejected(Exception):
@@ -42,6 +55,15 @@ class ServerBusy(Exception):
 
 class MigrationTimedOut(Exception):
     """The migration did not reach a terminal state in time (it may still be running)."""
+
+
+class ServerGone(Exception):
+    """The server no longer exists (Nova: HTTP 404, deleted while the plan ran)."""
+
+
+class Stop(Exception):
+    """Raised by :meth:`ActionLog.started` to refuse an action and every later one (the plan was
+    cancelled, the lease is lost); the message says why."""
 
 
 class Compute(Protocol):
@@ -84,7 +106,12 @@ class Compute(Protocol):
 
 
 class ActionLog(Protocol):
-    """Where the executor records progress (one call per state change)."""
+    """Where the executor records progress (one call per state change).
+
+    ``started`` is called before an action is performed and is its fence: if it raises, the
+    action is not performed (:class:`Stop`: nor any later one). An exception from ``finished`` is
+    logged; the plan goes on.
+    """
 
     def started(self, index: int) -> None: ...
 
@@ -125,7 +152,7 @@ class Executor:
     """Run a plan's actions: wakes, then migrations (at most ``max_concurrent_migrations`` at once), then disables.
 
     ``clock`` measures durations (the simulator passes its simulated clock); ``sleep`` pauses
-    before a retry.
+    before a retry; ``guard``, called before each action, returns a reason to stop (None: go on).
     """
 
     def __init__(
@@ -138,6 +165,7 @@ class Executor:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         reason: str = "neat: host emptied by consolidation",
+        guard: Callable[[], str | None] | None = None,
     ) -> None:
         self.compute = compute
         self.log_to = log_to
@@ -146,9 +174,12 @@ class Executor:
         self.sleep = sleep
         self.clock = clock
         self.reason = reason
+        self.guard = guard
+        self._stopped: str | None = None
 
     def apply(self, actions: Sequence[Action]) -> list[Outcome]:
         """Execute ``actions``; returns one outcome per action, in the plan's order."""
+        self._stopped = None
         outcomes: dict[int, Outcome] = {}
         for i, action in enumerate(actions):
             if action.kind == ENABLE:
@@ -164,6 +195,30 @@ class Executor:
             elif action.kind not in (ENABLE, MIGRATE):
                 outcomes[i] = self._finish(Outcome(i, action, FAILED, f"unknown action kind {action.kind!r}"))
         return [outcomes[i] for i in range(len(actions))]
+
+    def _begin(self, index: int, action: Action) -> Outcome | None:
+        """Ask the guard, then record the start; None to go on, else the outcome of not performing it."""
+        if self._stopped is None and self.guard is not None:
+            try:
+                self._stopped = self.guard()
+            except Exception as exc:  # a guard that cannot tell says stop
+                self._stopped = f"the safety check failed ({type(exc).__name__}: {exc})"
+            if self._stopped is not None:
+                log.warning("stopping the plan before action %d: %s", index, self._stopped)
+        if self._stopped is not None:
+            return Outcome(index, action, CANCELLED, self._stopped)
+        try:
+            self.log_to.started(index)
+        except Stop as exc:
+            self._stopped = str(exc)
+            log.warning("stopping the plan at action %d: %s", index, exc)
+            return Outcome(index, action, CANCELLED, str(exc))
+        except Exception as exc:
+            log.error(
+                "action %d not performed: its start could not be recorded (%s: %s)", index, type(exc).__name__, exc
+            )
+            return Outcome(index, action, SKIPPED, f"not performed: its start could not be recorded ({exc})")
+        return None
 
     # -- migrations -----------------------------------------------------------------------
     def _migrate_all(self, actions: Sequence[Action], indices: Sequence[int]) -> dict[int, Outcome]:
@@ -188,7 +243,10 @@ class Executor:
                     held.append(i)
                     continue
                 if i not in started_at:
-                    self.log_to.started(i)
+                    refused = self._begin(i, action)
+                    if refused is not None:
+                        done[i] = self._finish(refused)
+                        continue
                     started_at[i] = self.clock()
                 outcome = self._start(i, action, attempts, started_at[i])
                 if outcome is None:
@@ -214,7 +272,11 @@ class Executor:
     def _start(self, i: int, action: Action, attempts: dict[int, int], started: float) -> Outcome | None:
         """Start migration ``i``; None when it is in flight, else how it ended."""
         while True:
-            problem = self._precondition(action)
+            try:
+                problem = self._precondition(action)
+            except Exception as exc:  # nothing started: the action fails, the plan goes on
+                error = f"cloud error before starting: {type(exc).__name__}: {exc}"
+                return Outcome(i, action, FAILED, error, attempts[i], self.clock() - started)
             if problem is not None:
                 return Outcome(i, action, SKIPPED, problem, attempts[i], self.clock() - started)
             attempts[i] += 1
@@ -222,6 +284,10 @@ class Executor:
                 self.compute.live_migrate(action.server, action.target)
             except SchedulerRejected as exc:  # the scheduler said no: retrying will not help
                 return Outcome(i, action, FAILED, f"rejected: {exc}", attempts[i], self.clock() - started)
+            except ServerGone as exc:
+                return Outcome(
+                    i, action, SKIPPED, f"server no longer exists: {exc}", attempts[i], self.clock() - started
+                )
             except ServerBusy as exc:
                 if attempts[i] > self.limits.migration_retries:
                     return Outcome(i, action, FAILED, f"busy: {exc}", attempts[i], self.clock() - started)
@@ -230,6 +296,10 @@ class Executor:
                 )
                 self.sleep(self.retry_pause_s)
                 continue
+            except Exception as exc:  # the cloud may have accepted it: its records decide
+                log.error("migration of %s to %s: cloud error on start: %s", action.server, action.target, exc)
+                error = f"cloud error starting it: {type(exc).__name__}: {exc}"
+                return Outcome(i, action, LOST, error, attempts[i], self.clock() - started)
             return None
 
     def _wait(
@@ -241,9 +311,17 @@ class Executor:
         """
         try:
             status = self.compute.wait_migration(action.server, self.limits.timeout_s)
+            host = self.compute.server_host(action.server)
         except MigrationTimedOut as exc:  # may still be running: never retry, never disable the source
             return Outcome(i, action, TIMEOUT, str(exc), attempts[i], self.clock() - started)
-        host = self.compute.server_host(action.server)
+        except ServerGone as exc:
+            return Outcome(i, action, FAILED, f"server no longer exists: {exc}", attempts[i], self.clock() - started)
+        except Exception as exc:  # running or done, nobody can tell now: the cloud's records decide
+            log.error("migration of %s to %s: cloud error while waiting: %s", action.server, action.target, exc)
+            error = f"cloud error while waiting: {type(exc).__name__}: {exc}"
+            return Outcome(i, action, LOST, error, attempts[i], self.clock() - started)
+        if host is None:
+            return Outcome(i, action, FAILED, "server no longer exists", attempts[i], self.clock() - started)
         if status == COMPLETED and (host == action.target or superseded):
             return Outcome(i, action, COMPLETED, None, attempts[i], self.clock() - started)
         error = f"migration ended {status!r}, server on {host}"
@@ -265,7 +343,9 @@ class Executor:
 
     # -- hosts ------------------------------------------------------------------------------
     def _enable(self, index: int, action: Action) -> Outcome:
-        self.log_to.started(index)
+        refused = self._begin(index, action)
+        if refused is not None:
+            return self._finish(refused)
         try:
             self.compute.enable_host(action.host)
         except Exception as exc:  # recorded, not raised: migrations onto it are then skipped
@@ -274,12 +354,17 @@ class Executor:
 
     def _disable(self, index: int, action: Action, off_host: Sequence[Outcome]) -> Outcome:
         """Disable ``action.host`` if every migration off it (``off_host``) completed and it is empty."""
-        self.log_to.started(index)
+        refused = self._begin(index, action)
+        if refused is not None:
+            return self._finish(refused)
         unfinished = [o for o in off_host if o.status != COMPLETED]
         if unfinished:
             why = ", ".join(f"{o.action.server}: {o.status}" for o in unfinished)
             return self._finish(Outcome(index, action, SKIPPED, f"migrations off the host did not complete ({why})"))
-        left = list(self.compute.servers_on(action.host))
+        try:
+            left = list(self.compute.servers_on(action.host))
+        except Exception as exc:  # cannot tell it is empty: leave it enabled
+            return self._finish(Outcome(index, action, FAILED, f"cloud error listing its servers: {exc}"))
         if left:
             return self._finish(Outcome(index, action, SKIPPED, f"the cloud still shows {len(left)} server(s) on it"))
         try:
@@ -289,15 +374,26 @@ class Executor:
         return self._finish(Outcome(index, action, COMPLETED))
 
     def _finish(self, outcome: Outcome) -> Outcome:
-        self.log_to.finished(outcome.position, outcome.status, outcome.error)
+        try:
+            self.log_to.finished(outcome.position, outcome.status, outcome.error)
+        except Exception as exc:  # the outcome is returned all the same; the plan goes on
+            log.error(
+                "action %d ended %s but that could not be recorded (%s: %s)",
+                outcome.position,
+                outcome.status,
+                type(exc).__name__,
+                exc,
+            )
         return outcome
 
 
 __all__ = [
+    "CANCELLED",
     "COMPLETED",
     "DISABLE",
     "ENABLE",
     "FAILED",
+    "LOST",
     "MIGRATE",
     "SKIPPED",
     "TIMEOUT",
@@ -310,4 +406,6 @@ __all__ = [
     "Outcome",
     "SchedulerRejected",
     "ServerBusy",
+    "ServerGone",
+    "Stop",
 ]

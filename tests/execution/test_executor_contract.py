@@ -30,16 +30,20 @@ import pytest
 from neat.decision.limits import Limits
 from neat.decision.migration import migration_time_s
 from neat.execution.executor import (
+    CANCELLED,
     COMPLETED,
     DISABLE,
     ENABLE,
     FAILED,
+    LOST,
     MIGRATE,
     SKIPPED,
     TIMEOUT,
     Action,
     Executor,
     Outcome,
+    ServerGone,
+    Stop,
 )
 from neat.simulation.compute import SimulatedCompute
 from tests.execution.fakes import FakeCloud
@@ -53,16 +57,23 @@ REASON = "neat: host emptied by consolidation"
 
 # -- what both computes are driven through ----------------------------------------------------
 class Recorder:
-    """An ActionLog keeping every call."""
+    """An ActionLog keeping every call; ``refuse`` (index -> exception) makes ``started`` raise,
+    ``broken_outcomes`` makes every ``finished`` raise after recording."""
 
-    def __init__(self) -> None:
+    def __init__(self, refuse: Mapping[int, Exception] | None = None, broken_outcomes: bool = False) -> None:
         self.events: list[tuple] = []
+        self.refuse = dict(refuse or {})
+        self.broken_outcomes = broken_outcomes
 
     def started(self, index: int) -> None:
+        if index in self.refuse:
+            raise self.refuse[index]
         self.events.append(("started", index))
 
     def finished(self, index: int, status: str, error: str | None = None) -> None:
         self.events.append(("finished", index, status))
+        if self.broken_outcomes:
+            raise ConnectionError("the database went away")
 
 
 class Watch:
@@ -76,7 +87,18 @@ class Watch:
         self.in_flight: set[Hashable] = set()
         self.peak = 0
 
+    def _fault(self, call: str, key: Hashable) -> None:
+        """Raise what the test scripted for this call (see :meth:`Cloud.fail`)."""
+        fault = self.adapter.faults.get((call, str(key)))
+        if fault is not None:
+            raise fault
+
+    def server_host(self, server: Hashable) -> Any:
+        self._fault("server_host", self.adapter.server_name(server))
+        return self.inner.server_host(server)
+
     def live_migrate(self, server: Hashable, host: Hashable) -> None:
+        self._fault("live_migrate", self.adapter.server_name(server))
         self.inner.live_migrate(server, host)
         self.events.append(("start", self.adapter.server_name(server), self.adapter.host_name(host)))
         self.in_flight.add(server)
@@ -85,6 +107,7 @@ class Watch:
     def wait_migration(self, server: Hashable, timeout_s: float) -> str:
         self.events.append(("wait", self.adapter.server_name(server)))
         try:
+            self._fault("wait_migration", self.adapter.server_name(server))
             return self.inner.wait_migration(server, timeout_s)
         finally:
             self.in_flight.discard(server)
@@ -111,6 +134,12 @@ class Cloud:
         self.initially_disabled = set(disabled)
         self.pauses: list[float] = []
         self.watch: Watch | None = None
+        self.faults: dict[tuple[str, str], Exception] = {}
+
+    def fail(self, call: str, server: str, error: Exception) -> None:
+        """``call`` (server_host, live_migrate, wait_migration) for ``server`` raises ``error``: an
+        unexpected fault of the cloud (a 5xx, the cloud unreachable, the server deleted)."""
+        self.faults[(call, server)] = error
 
     # scripting (before the first run)
     def reject(self, server: str, target: str) -> None:
@@ -149,12 +178,20 @@ class Cloud:
     def sleep(self, seconds: float) -> None:
         self.pauses.append(seconds)
 
-    def run(self, actions: list[Action], **limits: Any) -> tuple[list[Outcome], Recorder]:
+    def run(
+        self, actions: list[Action], *, recorder: Recorder | None = None, guard: Any = None, **limits: Any
+    ) -> tuple[list[Outcome], Recorder]:
         """Apply ``actions`` (with names) under ``Limits(**limits)``."""
-        recorder = Recorder()
+        recorder = recorder or Recorder()
         self.watch = Watch(self.compute(), self)
         executor = Executor(
-            self.watch, recorder, Limits(**limits), retry_pause_s=RETRY_PAUSE_S, sleep=self.sleep, clock=self.clock
+            self.watch,
+            recorder,
+            Limits(**limits),
+            retry_pause_s=RETRY_PAUSE_S,
+            sleep=self.sleep,
+            clock=self.clock,
+            guard=guard,
         )
         translated = [
             Action(
@@ -542,6 +579,100 @@ def test_an_empty_plan_does_nothing(cloud):
     assert outcomes == [] and recorder.events == [] and c.events == []
 
 
+# -- faults: both computes, the fault injected in front of them ---------------------------------
+def test_an_unexpected_error_before_a_migration_starts_fails_it_and_the_plan_goes_on(cloud):
+    c = cloud({"vm1": "c1", "vm2": "c1", "vm3": "c3"})
+    c.fail("server_host", "vm1", ConnectionError("cloud unreachable"))
+    outcomes, recorder = c.run(
+        plan(("vm1", "c1", "c2"), ("vm2", "c1", "c2"), ("vm3", "c3", "c2"), disable=("c1", "c3"))
+    )
+    assert [o.status for o in outcomes] == [FAILED, COMPLETED, COMPLETED, SKIPPED, COMPLETED]
+    assert "cloud error before starting: ConnectionError: cloud unreachable" in (outcomes[0].error or "")
+    assert outcomes[0].attempts == 0
+    assert c.placement() == {"vm1": "c1", "vm2": "c2", "vm3": "c2"}
+    assert not c.is_disabled("c1") and c.is_disabled("c3")
+    assert sorted(e[1] for e in recorder.events if e[0] == "finished") == [0, 1, 2, 3, 4]
+
+
+def test_an_unexpected_error_starting_a_migration_is_lost_and_never_disables_the_source(cloud):
+    c = cloud({"vm1": "c1", "vm2": "c1"})
+    c.fail("live_migrate", "vm1", RuntimeError("HTTP 503: Service Unavailable"))
+    outcomes, _ = c.run(plan(("vm1", "c1", "c2"), ("vm2", "c1", "c2"), disable=("c1",)), migration_retries=2)
+    assert [o.status for o in outcomes] == [LOST, COMPLETED, SKIPPED]
+    assert "cloud error starting it: RuntimeError: HTTP 503" in (outcomes[0].error or "")
+    assert outcomes[0].attempts == 1 and c.pauses == []  # never retried: it may have started
+    assert f"{c.server_id('vm1')}: lost" in (outcomes[2].error or "")
+    assert not c.is_disabled("c1")
+
+
+def test_an_unexpected_error_while_waiting_is_lost_and_the_plan_goes_on(cloud):
+    c = cloud({"vm1": "c1", "vm2": "c1", "vm3": "c3"})
+    c.fail("wait_migration", "vm1", TimeoutError("read timed out"))
+    outcomes, _ = c.run(
+        plan(("vm1", "c1", "c2"), ("vm2", "c1", "c2"), ("vm3", "c3", "c4"), disable=("c1", "c3")),
+        max_concurrent_migrations=1,
+    )
+    assert [o.status for o in outcomes] == [LOST, COMPLETED, COMPLETED, SKIPPED, COMPLETED]
+    assert "cloud error while waiting: TimeoutError: read timed out" in (outcomes[0].error or "")
+    assert not c.is_disabled("c1") and c.is_disabled("c3")
+
+
+def test_a_server_deleted_before_its_migration_is_skipped(cloud):
+    c = cloud({"vm1": "c1", "vm2": "c3"})
+    c.fail("live_migrate", "vm1", ServerGone("HTTP 404: server not found"))
+    outcomes, _ = c.run(plan(("vm1", "c1", "c2"), ("vm2", "c3", "c2"), disable=("c1",)))
+    assert [o.status for o in outcomes] == [SKIPPED, COMPLETED, SKIPPED]
+    assert "server no longer exists" in (outcomes[0].error or "")
+
+
+def test_the_guard_stops_the_plan_and_in_flight_migrations_are_waited_for(cloud):
+    """The guard says stop once two migrations are in flight: the third and the disable are
+    cancelled, never performed; the two in flight are waited for and recorded."""
+    c = cloud({f"vm{i}": "c1" for i in (1, 2, 3)})
+    calls = []
+
+    def guard():
+        calls.append(len(calls))
+        return "the lease is held by standby since term 7" if len(calls) > 2 else None
+
+    outcomes, recorder = c.run(
+        plan(*[(f"vm{i}", "c1", "c2") for i in (1, 2, 3)], disable=("c1",)), guard=guard, max_concurrent_migrations=2
+    )
+    assert [o.status for o in outcomes] == [COMPLETED, COMPLETED, CANCELLED, CANCELLED]
+    assert outcomes[2].error == outcomes[3].error == "the lease is held by standby since term 7"
+    assert [e for e in c.events if e[0] == "start"] == [("start", "vm1", "c2"), ("start", "vm2", "c2")]
+    assert c.placement() == {"vm1": "c2", "vm2": "c2", "vm3": "c1"} and not c.is_disabled("c1")
+    assert ("started", 2) not in recorder.events and ("finished", 2, CANCELLED) in recorder.events
+
+
+def test_an_action_whose_start_cannot_be_recorded_is_not_performed(cloud):
+    c = cloud({"vm1": "c1", "vm2": "c3"})
+    recorder = Recorder(refuse={0: ConnectionError("the database went away")})
+    outcomes, _ = c.run(plan(("vm1", "c1", "c2"), ("vm2", "c3", "c2"), disable=("c1",)), recorder=recorder)
+    assert [o.status for o in outcomes] == [SKIPPED, COMPLETED, SKIPPED]
+    assert "its start could not be recorded" in (outcomes[0].error or "")
+    assert [e for e in c.events if e[0] == "start"] == [("start", "vm2", "c2")]
+    assert c.placement() == {"vm1": "c1", "vm2": "c2"} and not c.is_disabled("c1")
+
+
+def test_stop_from_the_log_cancels_that_action_and_the_rest(cloud):
+    c = cloud({"vm1": "c1", "vm2": "c1"})
+    recorder = Recorder(refuse={1: Stop("the plan was cancelled by an operator")})
+    outcomes, _ = c.run(plan(("vm1", "c1", "c2"), ("vm2", "c1", "c2"), disable=("c1",)), recorder=recorder)
+    assert [o.status for o in outcomes] == [COMPLETED, CANCELLED, CANCELLED]
+    assert c.placement() == {"vm1": "c2", "vm2": "c1"} and not c.is_disabled("c1")
+
+
+def test_outcomes_that_cannot_be_recorded_do_not_stop_the_plan(cloud):
+    c = cloud({"vm1": "c1", "vm2": "c1"})
+    outcomes, recorder = c.run(
+        plan(("vm1", "c1", "c2"), ("vm2", "c1", "c2"), disable=("c1",)), recorder=Recorder(broken_outcomes=True)
+    )
+    assert [o.status for o in outcomes] == [COMPLETED, COMPLETED, COMPLETED]
+    assert c.is_disabled("c1")
+    assert len([e for e in recorder.events if e[0] == "finished"]) == 3
+
+
 # -- what only a real cloud shows: the fake cloud -----------------------------------------------
 def test_a_migration_that_ends_in_error_is_retried_then_fails_and_keeps_the_source(fake):
     c = fake({"vm1": "c1"})
@@ -640,3 +771,18 @@ def test_chained_migrations_start_together_and_the_vm_ends_on_the_last_target(si
     assert [o.status for o in outcomes] == [COMPLETED, COMPLETED]
     assert [(t, target) for t, _, target in c.starts] == [(0.0, 1), (0.0, 2)]
     assert c.placement() == {"vm1": "c3"}
+
+
+class Unlisting(FakeCloud):
+    def servers_on(self, host):
+        raise ConnectionError("HTTP 502: Bad Gateway")
+
+
+def test_a_host_whose_servers_cannot_be_listed_is_not_disabled():
+    cloud = Unlisting({"vm1": "c1"})
+    outcomes = Executor(cloud, Recorder(), Limits(), sleep=lambda s: None).apply(
+        plan(("vm1", "c1", "c2"), disable=("c1",))
+    )
+    assert [o.status for o in outcomes] == [COMPLETED, FAILED]
+    assert "cloud error listing its servers: HTTP 502" in (outcomes[1].error or "")
+    assert "c1" not in cloud.disabled
