@@ -21,6 +21,7 @@ from algorithms._validation import Interval
 from algorithms.base import HostTable
 from algorithms.power import HP_PROLIANT_ML110_G4_W, HP_PROLIANT_ML110_G5_W, check_power_table, linear_power_table
 from neat.decision.limits import UNLIMITED, Limits, limits_from_table
+from neat.decision.migration import CLOUDSIM_MIGRATION, PRECOPY_MIGRATION, MigrationModel
 from neat.tables import TableError, TableReader
 
 #: Network bandwidth of every host in the standard setup, Mbit/s.
@@ -54,6 +55,46 @@ class VmType:
 
 
 @dataclass(frozen=True)
+class Costs:
+    """What consolidation costs besides the hosts' load: live migrations and host power states.
+
+    Attributes
+    ----------
+    migration : the live-migration model (duration, data moved, energy)
+    power_states : False: CloudSim's hosts, off at once and free to wake, drawing nothing whenever
+        they carry no load; True: a host is on (drawing its idle power even without load), asleep
+        (ACPI S3, ``sleep_fraction`` of its peak power) or in a transition (at its peak power);
+        an emptied host is suspended, taking ``suspend_s``, and a sleeping host is woken before it
+        can receive a VM, taking ``resume_s``
+    suspend_s, resume_s : durations of the transitions
+    sleep_fraction : power asleep as a fraction of the host's peak power
+
+    References
+    ----------
+    Liu et al., HPDC 2011 (migration energy, 0.512 J/MB + 20.165 J); Akoush et al., MASCOTS 2010
+    (pre-copy rounds); Xi et al., "Understanding the critical path in power state transition
+    latencies", ISLPED 2013 (sleep states draw 4-6 % of nominal power; resume from under a second
+    on tuned systems to seconds on commodity servers: 15 s is taken here, 5 s to suspend).
+    """
+
+    migration: MigrationModel = CLOUDSIM_MIGRATION
+    power_states: bool = False
+    suspend_s: float = 0.0
+    resume_s: float = 0.0
+    sleep_fraction: float = 0.0
+
+    @property
+    def name(self) -> str:
+        return "real" if self.power_states or self.migration != CLOUDSIM_MIGRATION else "free"
+
+
+#: CloudSim's costs: single-copy migrations without energy of their own; instant, free on and off.
+FREE_COSTS = Costs()
+#: Real costs (neat mode's default): pre-copy migrations with their energy; suspend and resume.
+REAL_COSTS = Costs(PRECOPY_MIGRATION, power_states=True, suspend_s=5.0, resume_s=15.0, sleep_fraction=0.05)
+
+
+@dataclass(frozen=True)
 class Scenario:
     """A data center.
 
@@ -69,6 +110,7 @@ class Scenario:
     host_order: str = "interleaved"
     vm_assignment: str = "blocks"
     limits: Limits = UNLIMITED
+    costs: Costs = REAL_COSTS
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -202,7 +244,22 @@ def load_scenario(path: str | Path) -> Scenario:
 
 
 #: Keys of a scenario file, of its [[host_types]] and of its [[vm_types]] tables.
-TOP_KEYS = frozenset({"name", "interval_s", "host_order", "vm_assignment", "host_types", "vm_types", "limits"})
+TOP_KEYS = frozenset({"name", "interval_s", "host_order", "vm_assignment", "host_types", "vm_types", "limits", "costs"})
+COST_KEYS = frozenset(
+    {
+        "model",
+        "dirty_rate_mb_s",
+        "max_downtime_s",
+        "max_rounds",
+        "bandwidth_share",
+        "migration_energy_j_per_mb",
+        "migration_energy_j",
+        "power_states",
+        "suspend_s",
+        "resume_s",
+        "sleep_fraction",
+    }
+)
 HOST_TYPE_KEYS = frozenset(
     {"name", "count", "cores", "core_mips", "ram_mb", "power_w", "idle_w", "peak_w", "bandwidth_mbit_s"}
 )
@@ -256,6 +313,7 @@ def _scenario(doc: dict[str, Any], file: Path) -> Scenario:
         limits = limits_from_table(doc.get("limits", {}), where=f"{file}: [limits]", defaults=UNLIMITED)
     except TableError as exc:
         raise ScenarioError(str(exc)) from None
+    costs = costs_from_table(doc.get("costs", {}), where=f"{file}: [costs]")
     return Scenario(
         name=top.text("name", file.stem),
         host_types=tuple(host_types),
@@ -264,6 +322,30 @@ def _scenario(doc: dict[str, Any], file: Path) -> Scenario:
         host_order=top.choice("host_order", ("interleaved", "blocks"), "interleaved"),
         vm_assignment=top.choice("vm_assignment", ("blocks", "round_robin"), "blocks"),
         limits=limits,
+        costs=costs,
+    )
+
+
+def costs_from_table(table: dict[str, Any], *, where: str) -> Costs:
+    """A ``[costs]`` table: ``model = "real"`` (the default) or ``"free"``, then any parameter overridden."""
+    t = TableReader(table, where=where, known=COST_KEYS)
+    base = REAL_COSTS if t.choice("model", ("real", "free"), "real") == "real" else FREE_COSTS
+    m = base.migration
+    seconds = Interval("float", 0.0, 86400.0)
+    migration = MigrationModel(
+        bandwidth_share=float(t.number("bandwidth_share", Interval("float", 0.0, 1.0, "right"), m.bandwidth_share)),
+        dirty_rate_mb_s=float(t.number("dirty_rate_mb_s", Interval("float", 0.0, 1e6), m.dirty_rate_mb_s)),
+        max_downtime_s=float(t.number("max_downtime_s", Interval("float", 0.0, 3600.0, "right"), m.max_downtime_s)),
+        max_rounds=t.number("max_rounds", Interval("int", 0, 1000), m.max_rounds),
+        energy_j_per_mb=float(t.number("migration_energy_j_per_mb", Interval("float", 0.0, 1e6), m.energy_j_per_mb)),
+        energy_j=float(t.number("migration_energy_j", Interval("float", 0.0, 1e9), m.energy_j)),
+    )
+    return Costs(
+        migration=migration,
+        power_states=t.flag("power_states", base.power_states),
+        suspend_s=float(t.number("suspend_s", seconds, base.suspend_s)),
+        resume_s=float(t.number("resume_s", seconds, base.resume_s)),
+        sleep_fraction=float(t.number("sleep_fraction", Interval("float", 0.0, 1.0), base.sleep_fraction)),
     )
 
 

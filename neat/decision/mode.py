@@ -45,6 +45,9 @@ class Mode:
     trim_leading_zeros : a host history's length is the row without its oldest zeros (CloudSim's
         MathUtil.trimZeroTail), so a host whose VMs were idle looks as if it had no history;
         neat counts every sample, a real 0 % included (``n_valid``)
+    real_costs : the scenario's costs apply (migration model and energy, host power states,
+        :class:`neat.scenario.Costs`); CloudSim's migrations are a single free copy and its hosts
+        switch on and off instantly, for free
     """
 
     name: str
@@ -56,6 +59,7 @@ class Mode:
     ceil_migration_steps: bool
     destroy_idle_vms: bool
     trim_leading_zeros: bool
+    real_costs: bool
 
     def defaults_for(self, plugin: type[Any]) -> dict[str, Any]:
         """Parameter defaults this mode gives a plug-in class (explicit parameters override them).
@@ -113,6 +117,7 @@ CLOUDSIM = Mode(
     ceil_migration_steps=True,
     destroy_idle_vms=True,
     trim_leading_zeros=True,
+    real_costs=False,
 )
 
 NEAT = Mode(
@@ -125,6 +130,7 @@ NEAT = Mode(
     ceil_migration_steps=False,
     destroy_idle_vms=False,
     trim_leading_zeros=False,
+    real_costs=True,
 )
 
 MODES = {m.name: m for m in (CLOUDSIM, NEAT)}

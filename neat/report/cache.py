@@ -27,7 +27,7 @@ from neat.report.record import SERIES, CellResult
 from neat.scenario import Scenario
 
 #: Bumped when the entry layout changes; part of every key.
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3
 
 
 def default_cache_dir() -> Path:

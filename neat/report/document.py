@@ -33,6 +33,7 @@ from neat.report.tables import (
     series_frame,
 )
 from neat.scenario import Scenario
+from neat.simulation.results import binding_note
 
 #: Files that mark a folder as a previous report, which a rerun may replace.
 REPORT_FILES = ("report.html", "report.md", "results.csv", "results.parquet", "series.parquet", "plots")
@@ -73,6 +74,19 @@ class Document:
     best: tuple[Best, ...]
     figures: tuple[Figure, ...]
     metrics: dict[str, Metric]
+
+    @property
+    def binding_note(self) -> str:
+        """Says when RAM, not CPU, decides the bound's host count (medians over the report's cells)."""
+        frame = self.frame
+        if frame.empty or "ram_binding_share" not in frame:
+            return ""
+        return binding_note(
+            float(frame["ram_binding_share"].median()),
+            int(frame["bound_hosts_ram_only"].median()),
+            int(frame["bound_hosts_cpu_only"].median()),
+            float(frame.groupby("day", sort=False)["energy_lower_bound_kwh"].first().median()),
+        )
 
     @property
     def scenario_line(self) -> str:

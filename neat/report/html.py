@@ -123,6 +123,7 @@ def render_html(doc: Document) -> str:
         "<p>The field's standard table (Beloglazov &amp; Buyya, 2012): median over "
         f"{days_word}. Lower is better in every column. Highlighted rows are the best policies below.</p>",
         _table(*display_rows(doc.summary, STANDARD_COLUMNS, doc.metrics), classes=row_classes),
+        *([f'<p class="binding">{escape(doc.binding_note)}</p>'] if doc.binding_note else []),
         "</section>",
         '<section id="savings"><h2>Energy savings</h2>',
         "<p>Median energy and the median of each day's saving against the two baselines; "

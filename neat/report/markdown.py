@@ -62,6 +62,7 @@ def render_markdown(doc: Document) -> str:
         "",
         _table(*display_rows(doc.summary, STANDARD_COLUMNS, doc.metrics)),
         "",
+        *([doc.binding_note, ""] if doc.binding_note else []),
         "## Energy savings",
         "",
         _table(*display_rows(doc.summary, SAVINGS_COLUMNS, doc.metrics)),

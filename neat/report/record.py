@@ -48,6 +48,13 @@ class CellResult(DerivedMetrics):
     mean_time_before_host_shutdown_s: float
     wall_time_s: float
     series: dict[str, NDArray[np.float64]]
+    host_suspends: int = 0
+    host_wakes: int = 0
+    migration_energy_kwh: float = 0.0
+    transition_energy_kwh: float = 0.0
+    ram_binding_share: float = 0.0
+    bound_hosts_cpu_only: int = 0
+    bound_hosts_ram_only: int = 0
 
     @classmethod
     def from_simulation(cls, result: SimulationResult, kind: str) -> CellResult:

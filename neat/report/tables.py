@@ -132,6 +132,13 @@ RESULT_COLUMNS = (
     "migrations",
     "host_shutdowns",
     "mean_time_before_host_shutdown_s",
+    "host_suspends",
+    "host_wakes",
+    "migration_energy_kwh",
+    "transition_energy_kwh",
+    "ram_binding_share",
+    "bound_hosts_cpu_only",
+    "bound_hosts_ram_only",
     "wall_time_s",
     "from_cache",
 )

@@ -19,14 +19,20 @@ from numpy.typing import NDArray
 
 from neat.constants import J_PER_KWH
 from neat.simulation.allocation import HostState
+from neat.simulation.compute import ASLEEP, ON
 
 
 class Accounting:
     """Running sums for one simulation; feed it every update with :meth:`interval` and :meth:`record`."""
 
-    def __init__(self, n_hosts: int, n_vms: int, power_table_w: NDArray[np.float64]) -> None:
+    def __init__(
+        self, n_hosts: int, n_vms: int, power_table_w: NDArray[np.float64], *, sleep_fraction: float = 0.0
+    ) -> None:
         self.power_table_w = power_table_w
+        self.sleep_w = power_table_w[:, -1] * sleep_fraction
+        self.peak_w = power_table_w[:, -1]
         self.energy_j = 0.0
+        self.transition_energy_j = 0.0
         self.host_active_s = np.zeros(n_hosts)
         self.host_violation_s = np.zeros(n_hosts)
         self.vm_requested_mips_s = np.zeros(n_vms)
@@ -36,15 +42,29 @@ class Accounting:
         self.shutdowns = 0
         self.time_before_shutdown_s: list[NDArray[np.float64]] = []
 
-    def interval(self, start: HostState, end: HostState, duration_s: float) -> float:
-        """Account one interval whose state at the start is ``start``; return its energy in J."""
+    def interval(
+        self, start: HostState, end: HostState, duration_s: float, power_state: NDArray[np.int8] | None = None
+    ) -> float:
+        """Account one interval whose state at the start is ``start``; return its energy in J.
+
+        Without ``power_state`` (CloudSim's hosts): a host with nothing allocated at the start
+        draws nothing; one that goes off during the interval is integrated down to its idle power
+        (the power curve at 0 %), as CloudSim does. With ``power_state`` (n_hosts,) codes of
+        :mod:`neat.simulation.compute` at the start: a host on draws its power curve, load or no
+        load; asleep, its sleep power; in a transition, its peak power.
+        """
         if duration_s <= 0:
             return 0.0
-        # a host off at the start draws nothing; one that goes off during the interval is
-        # integrated down to its idle power (the power curve at 0 %), as CloudSim does
         p_start = start.table_power_w(self.power_table_w)
         p_end = end.table_power_w(self.power_table_w)
-        energy = float(np.sum(np.where(start.active, (p_start + p_end) / 2.0 * duration_s, 0.0)))
+        if power_state is None:
+            energy = float(np.sum(np.where(start.active, (p_start + p_end) / 2.0 * duration_s, 0.0)))
+        else:
+            on, asleep = power_state == ON, power_state == ASLEEP
+            transition = float(np.sum(np.where(on | asleep, 0.0, self.peak_w))) * duration_s
+            energy = float(np.sum(np.where(on, (p_start + p_end) / 2.0, np.where(asleep, self.sleep_w, 0.0))))
+            energy = energy * duration_s + transition
+            self.transition_energy_j += transition
         self.energy_j += energy
         active = start.active
         self.host_active_s += np.where(active, duration_s, 0.0)
@@ -64,6 +84,17 @@ class Accounting:
             self.time_before_shutdown_s.append(time_s - self._switched_on_at_s[off])
         self._switched_on_at_s[on] = time_s
         self._previous_active = active
+
+    def power_w(self, state: HostState, power_state: NDArray[np.int8] | None = None) -> NDArray[np.float64]:
+        """Every host's power at ``state`` (with ``power_state`` as in :meth:`interval`)."""
+        if power_state is None:
+            return state.power_w(self.power_table_w)
+        drawn: NDArray[np.float64] = np.where(
+            power_state == ON,
+            state.table_power_w(self.power_table_w),
+            np.where(power_state == ASLEEP, self.sleep_w, self.peak_w),
+        )
+        return drawn
 
     @property
     def energy_kwh(self) -> float:

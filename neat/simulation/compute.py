@@ -1,11 +1,16 @@
 """A data center in simulated time that the executor drives as it drives Nova.
 
 :class:`SimulatedCompute` implements :class:`neat.execution.executor.Compute` with hosts and VMs
-named by their indices. A live migration starts at the simulated clock and ends ``RAM / (bandwidth /
-2)`` seconds later (:func:`neat.decision.migration.migration_time_s`); waiting for it moves the clock
-to its end (or to the timeout), completing every migration that ends on the way, in time order. So
-the executor's own sequencing (its concurrency window, a server's second migration after its
-first) sets when each migration runs, exactly as it would against a cloud.
+named by their indices. A live migration starts at the simulated clock and lasts what the
+scenario's migration model says (:class:`neat.decision.migration.MigrationModel`: CloudSim's single
+copy, or pre-copy rounds that depend on how busy the VM is); waiting for it moves the clock to its
+end (or to the timeout), completing every migration that ends on the way, in time order. So the
+executor's own sequencing (its concurrency window, a server's second migration after its first)
+sets when each migration runs, exactly as it would against a cloud.
+
+With power states (:class:`neat.scenario.Costs`), disabling a host suspends it (``suspend_s``,
+then asleep) and enabling a sleeping host resumes it: the call returns when the host is up, the
+clock moved by ``resume_s``, as the service's power manager waits for nova-compute.
 
 The simulator observes the timeline through a :class:`Timeline`: before the state changes at an
 instant, when a migration completes, and at each decision tick the clock passes while a cycle is
@@ -24,7 +29,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from neat.constants import MBIT_PER_MB
-from neat.decision.migration import MIGRATION_BANDWIDTH_SHARE
+from neat.decision.migration import CLOUDSIM_MIGRATION, MigrationModel
 from neat.execution.executor import COMPLETED, MigrationTimedOut, SchedulerRejected, ServerBusy
 
 IntArray = NDArray[np.intp]
@@ -51,6 +56,10 @@ class Timeline(Protocol):
         ...
 
 
+#: Host power states (with power states on; without, every host is ON).
+ON, ASLEEP, SUSPENDING, RESUMING = 0, 1, 2, 3
+
+
 @dataclass(slots=True)
 class Migration:
     """A live migration in flight."""
@@ -72,6 +81,9 @@ class SimulatedCompute:
     host_ram_mb : (n_hosts,) RAM the scheduler checks a target against, or None (not checked)
     host_bandwidth_mbit_s : (n_hosts,) each host's link
     timeline : observer of simulated time
+    migration : the migration model (default: CloudSim's)
+    utilization : VM utilization (n_vms,) at a time, for models whose duration depends on it
+    power_states : disabling suspends a host, enabling resumes it (``suspend_s``, ``resume_s``)
     chained_migrations : a VM may be migrated again while its migration is in flight (CloudSim
         allows it; both then run from the same instant and the VM ends on the last target), and a
         migrating VM is reported on its newest target. Otherwise the compute answers "busy", as
@@ -86,6 +98,11 @@ class SimulatedCompute:
         host_bandwidth_mbit_s: FloatArray,
         timeline: Timeline,
         *,
+        migration: MigrationModel = CLOUDSIM_MIGRATION,
+        utilization: Callable[[float], FloatArray] | None = None,
+        power_states: bool = False,
+        suspend_s: float = 0.0,
+        resume_s: float = 0.0,
         chained_migrations: bool = False,
     ) -> None:
         self.vm_host = vm_host
@@ -103,10 +120,21 @@ class SimulatedCompute:
         self.in_flight: list[Migration] = []
         self._moving_arrays: tuple[IntArray, IntArray] | None = None
         self._ends: list[float] = []  # a heap of the in-flight migrations' end times
-        # migration_time_s's arithmetic, in Python floats: (RAM in Mbit / share) / link
-        share = 1.0 / MIGRATION_BANDWIDTH_SHARE
-        self._ram_term = (vm_ram_mb * MBIT_PER_MB * share).tolist()
+        self.migration = migration
+        self.utilization = utilization
+        # CloudSim's duration in Python floats, as MigrationModel computes it: (RAM in Mbit / share) / link
+        self._ram_term = (vm_ram_mb * MBIT_PER_MB * (1.0 / migration.bandwidth_share)).tolist()
         self._link = host_bandwidth_mbit_s.tolist()
+        self.migration_energy_j = 0.0
+        self.migrated_mb = 0.0
+        # host power states
+        self.power_states = power_states
+        self.suspend_s, self.resume_s = suspend_s, resume_s
+        self.power_state = np.zeros(n_hosts, dtype=np.int8)
+        self.state_until = np.full(n_hosts, math.inf)
+        self._transitions: list[tuple[float, int]] = []  # a heap of (end, host)
+        self.suspends = 0
+        self.wakes = 0
         self.last_of_vm: dict[int, Migration] = {}
         self.started = 0
         self.vm_last_migrated_s = np.full(vm_host.shape[0], np.nan)
@@ -142,7 +170,7 @@ class SimulatedCompute:
         return host
 
     def host_usable(self, host: int) -> bool:
-        return not bool(self.disabled[host])
+        return not bool(self.disabled[host]) and self.power_state[host] == ON
 
     def live_migrate(self, server: int, host: int) -> None:
         vm, target = int(server), int(host)
@@ -158,7 +186,15 @@ class SimulatedCompute:
             if used + self.vm_ram_mb[vm] > self.host_ram_mb[target]:
                 raise SchedulerRejected(f"host {target} has not the RAM for VM {vm}")
         self.timeline.before_change(self.clock_s)
-        duration = self._ram_term[vm] / self._link[target]
+        if self.migration.dirty_rate_mb_s == 0:
+            duration = self._ram_term[vm] / self._link[target]
+            moved = float(self.vm_ram_mb[vm])
+        else:
+            busy_now = self.utilization(self.clock_s)[vm] if self.utilization is not None else 0.0
+            times, volumes = self.migration.transfer(self.vm_ram_mb[vm], self._link[target], busy_now)
+            duration, moved = float(times), float(volumes)
+        self.migrated_mb += moved
+        self.migration_energy_j += float(self.migration.energy_of(moved))
         source = latest.target if busy else int(self.vm_host[vm])  # type: ignore[union-attr]
         migration = Migration(vm, source, target, self.clock_s, self.clock_s + duration)
         self.in_flight.append(migration)
@@ -185,10 +221,38 @@ class SimulatedCompute:
         return result
 
     def disable_host(self, host: int, reason: str) -> None:
+        """Disable the host; with power states, suspend it (asleep ``suspend_s`` later)."""
         self.disabled[host] = True
+        if self.power_states and self.power_state[host] == ON:
+            self._transition(host, SUSPENDING, self.suspend_s)
+            self.suspends += 1
 
     def enable_host(self, host: int) -> None:
+        """Enable the host; with power states, wake it first: returns when it is up (the clock moved)."""
+        if self.power_states:
+            if self.power_state[host] == SUSPENDING:  # let the suspend end, then resume
+                self.advance_to(float(self.state_until[host]))
+            if self.power_state[host] == ASLEEP:
+                self._transition(host, RESUMING, self.resume_s)
+                self.wakes += 1
+            if self.power_state[host] == RESUMING:
+                self.advance_to(float(self.state_until[host]))
         self.disabled[host] = False
+
+    def sleep(self, hosts: IntArray) -> None:
+        """Put ``hosts`` asleep at once, disabled (the hosts left empty when the VMs are created)."""
+        self.disabled[hosts] = True
+        if self.power_states:
+            self.power_state[hosts] = ASLEEP
+
+    def _transition(self, host: int, state: int, duration_s: float) -> None:
+        self.timeline.before_change(self.clock_s)
+        if duration_s <= 0:
+            self.power_state[host] = ASLEEP if state == SUSPENDING else ON
+            return
+        self.power_state[host] = state
+        self.state_until[host] = self.clock_s + duration_s
+        heapq.heappush(self._transitions, (self.clock_s + duration_s, host))
 
     # -- simulated time ---------------------------------------------------------------------
     def advance_to(self, time_s: float) -> None:
@@ -198,15 +262,25 @@ class SimulatedCompute:
         while True:
             next_end = self._ends[0] if self._ends else math.inf
             next_tick = self.timeline.next_tick_after(self.clock_s)
-            event = min(next_end, next_tick)
+            next_state = self._transitions[0][0] if self._transitions else math.inf
+            event = min(next_end, next_tick, next_state)
             if event > time_s:
                 break
             self.clock_s = event
-            if next_tick <= next_end:
+            if next_tick <= next_end and next_tick <= next_state:
                 self.timeline.tick(event)
+            elif next_state <= next_end:
+                self._end_transitions(event)
             else:
                 self._complete(event)
         self.clock_s = max(self.clock_s, time_s)
+
+    def _end_transitions(self, time_s: float) -> None:
+        self.timeline.before_change(time_s)
+        while self._transitions and self._transitions[0][0] == time_s:
+            _, host = heapq.heappop(self._transitions)
+            self.power_state[host] = ASLEEP if self.power_state[host] == SUSPENDING else ON
+            self.state_until[host] = math.inf
 
     def _complete(self, time_s: float) -> None:
         self.timeline.before_change(time_s)

@@ -29,11 +29,11 @@ from neat.decision.migration import migration_time_s
 from neat.decision.plan import Plan, allowed, plan
 from neat.decision.policy import Policy
 from neat.execution.executor import DISABLE, ENABLE, MIGRATE, Action, Executor, NullLog
-from neat.scenario import Scenario
+from neat.scenario import FREE_COSTS, Scenario
 from neat.simulation.accounting import Accounting
 from neat.simulation.allocation import HostState, allocate
-from neat.simulation.compute import SimulatedCompute
-from neat.simulation.lower_bound import host_kinds, lower_bound_power
+from neat.simulation.compute import ON, SimulatedCompute
+from neat.simulation.lower_bound import host_kinds, round_bound
 from neat.simulation.results import SERIES, SimulationResult
 from neat.traces import TraceSet
 
@@ -65,6 +65,7 @@ class Simulation:
         self.policy = policy
         self.mode = policy.mode
         self.limits = scenario.limits if limits is None else limits
+        self.costs = scenario.costs if self.mode.real_costs else FREE_COSTS
         self.rng = np.random.default_rng(seed)
         self.hosts = scenario.hosts()
         self.interval_s = float(traces.interval_s)
@@ -78,7 +79,9 @@ class Simulation:
         self.host_bandwidth_mbit_s = scenario.host_bandwidth_mbit_s()
         self.host_names = tuple(f"host-{i}" for i in range(self.n_hosts))
         self.phases = PhaseTimes()
-        self.host_kinds = host_kinds(scenario)
+        self.host_kinds = host_kinds(
+            scenario, sleep_fraction=self.costs.sleep_fraction if self.costs.power_states else 0.0
+        )
         self._utilization_cache: tuple[float, FloatArray] = (-1.0, np.zeros(0))
 
     # -- utilization -------------------------------------------------------------------------
@@ -142,14 +145,22 @@ class _Run:
         self.ticks = sim.interval_s * np.arange(1, n_rounds + 1) + DECISION_OFFSET_S
         self.ticks_seen = 0  # ticks handled so far
         self.cycle_running = False
+        costs = sim.costs
         self.compute = SimulatedCompute(
             sim.initial_placement(),
             sim.vm_ram_mb,
             sim.hosts.ram_mb if mode.ram_constrains_migrations else None,
             sim.host_bandwidth_mbit_s,
             self,
+            migration=costs.migration,
+            utilization=sim.utilization_at,
+            power_states=costs.power_states,
+            suspend_s=costs.suspend_s,
+            resume_s=costs.resume_s,
             chained_migrations=mode.overload_targets_may_be_evacuated,
         )
+        if costs.power_states:  # the hosts the VMs were not created on sleep from the start
+            self.compute.sleep(np.setdiff1d(np.arange(sim.n_hosts), self.compute.vm_host))
         self.executor = Executor(
             self.compute,
             NullLog(),
@@ -158,7 +169,8 @@ class _Run:
             sleep=lambda _s: None,
             clock=lambda: self.compute.clock_s,
         )
-        self.accounting = Accounting(sim.n_hosts, sim.n_vms, sim.hosts.power_w)
+        self.accounting = Accounting(sim.n_hosts, sim.n_vms, sim.hosts.power_w, sleep_fraction=costs.sleep_fraction)
+        self.power_states = costs.power_states
         self.vm_history = np.zeros((sim.n_vms, HISTORY_WINDOW))
         self.vm_n_valid = np.zeros(sim.n_vms, dtype=np.intp)
         self.detector_state: Any = None
@@ -205,9 +217,14 @@ class _Run:
         alive = compute.vm_host >= 0  # CloudSim mode destroys idle VMs: they carry no demand any more
         demand = float((u_now * sim.vm_mips)[alive].sum())
         ram_demand = float(sim.mode.migration_ram_mb(sim.vm_ram_mb)[alive].sum())
-        lb_power, lb_hosts = lower_bound_power(demand, sim.host_kinds, ram_demand)
+        bound = round_bound(demand, sim.host_kinds, ram_demand)
         row = self.series
-        row["time_s"][k], row["lower_bound_hosts"][k], row["lower_bound_power_w"][k] = now, lb_hosts, lb_power
+        row["time_s"][k], row["lower_bound_hosts"][k], row["lower_bound_power_w"][k] = now, bound.hosts, bound.power_w
+        row["lower_bound_cpu_only_hosts"][k], row["lower_bound_ram_only_hosts"][k] = (
+            bound.cpu_only_hosts,
+            bound.ram_only_hosts,
+        )
+        row["ram_binds"][k] = bound.ram_binds
         row["demand_mips"][k] = demand
         self.series_row = k
         self.accounting_s += time.perf_counter() - t0
@@ -222,18 +239,33 @@ class _Run:
         decision = decide(inputs, sim.policy, self.detector_state, rng=sim.rng, phases=sim.phases)
         self.detector_state = decision.detector_state
         self.series["overloaded_hosts"][k] = int(decision.overloaded.sum())
-        if decision.n_moves == 0:
+        idle = self.idle_hosts()
+        if decision.n_moves == 0 and idle.size == 0:
             return
-        planned = plan(decision, inputs, sim.limits, host_asleep=compute.disabled)
+        asleep = compute.disabled | (compute.power_state != ON)
+        planned = plan(decision, inputs, sim.limits, host_asleep=asleep)
+        actions = actions_of(planned)
+        actions += [Action(DISABLE, h) for h in np.setdiff1d(idle, planned.targets).tolist()]
         before, accounted = compute.started, self.accounting_s
         t0 = time.perf_counter()
         self.cycle_running = True
         try:
-            self.executor.apply(actions_of(planned))
+            self.executor.apply(actions)
         finally:
             self.cycle_running = False
         sim.phases.execution_s += time.perf_counter() - t0 - (self.accounting_s - accounted)
         self.series["migrations"][k] = compute.started - before
+
+    def idle_hosts(self) -> IntArray:
+        """With power states: hosts on and enabled that hold no VM (to suspend); else none."""
+        compute = self.compute
+        if not self.power_states:
+            return np.zeros(0, dtype=np.intp)
+        holding = np.zeros(self.sim.n_hosts, dtype=np.bool_)
+        holding[compute.vm_host[compute.vm_host >= 0]] = True
+        holding[compute.targets()] = True
+        result: IntArray = np.flatnonzero((compute.power_state == ON) & ~compute.disabled & ~holding)
+        return result
 
     def inputs(self, snapshot: HostState, now: float) -> DecisionInputs:
         """The decision's inputs from the compute's placement and the VMs' histories."""
@@ -260,10 +292,11 @@ class _Run:
             vm_ram_mb=sim.vm_ram_mb,
             vm_history=self.vm_history,
             vm_n_valid=self.vm_n_valid,
-            vm_migration_time_s=migration_time_s(sim.vm_ram_mb, link),
+            vm_migration_time_s=sim.costs.migration.duration_s(sim.vm_ram_mb, link, sim.utilization_at(now)),
             interval_s=sim.interval_s,
             vm_order=compute.vm_stamp,
             host_utilization=snapshot.utilization,
+            host_active=(compute.power_state == ON) & ~compute.disabled if self.power_states else None,
             vm_movable=masks[0],
             host_source_allowed=masks[1],
             host_target_allowed=masks[2],
@@ -292,7 +325,8 @@ class _Run:
             self.close()
             assert self.ledger_state is not None
             before = self.state(time_s)
-            self.accounting.interval(self.ledger_state, before, time_s - self.ledger_time)
+            state = self.compute.power_state if self.power_states else None
+            self.accounting.interval(self.ledger_state, before, time_s - self.ledger_time, state)
             self.ledger_time, self.ledger_state = time_s, before
             self.changed = False
         self.recorded = False
@@ -310,7 +344,8 @@ class _Run:
         k = self.series_row
         if k is not None and self.ticks[k] == self.ledger_time:
             self.series["active_hosts"][k] = int(self.ledger_state.active.sum())
-            self.series["power_w"][k] = float(self.ledger_state.power_w(self.sim.hosts.power_w).sum())
+            state = self.compute.power_state if self.power_states else None
+            self.series["power_w"][k] = float(self.accounting.power_w(self.ledger_state, state).sum())
             self.series_row = None
         self.accounting_s += time.perf_counter() - t0
 
@@ -347,7 +382,8 @@ class _Run:
         sim.phases.accounting_s += self.accounting_s
         last_time = self.ledger_time or 0.0
         full_power = sim.policy.always_full_power
-        energy_kwh = accounting.energy_kwh
+        compute = self.compute
+        energy_kwh = accounting.energy_kwh + compute.migration_energy_j / J_PER_KWH
         if full_power:  # every host at full power for the whole run
             energy_kwh = float(sim.hosts.power_w[:, -1].sum()) * last_time / J_PER_KWH
         lb_power_w, times = self.series["lower_bound_power_w"], self.series["time_s"]
@@ -355,8 +391,16 @@ class _Run:
         slatah, slatah_per_host = accounting.slatah()
         pdm, pdm_per_vm = accounting.pdm()
         series = dict(self.series)
-        for key in ("active_hosts", "overloaded_hosts", "migrations", "lower_bound_hosts"):
+        for key in (
+            "active_hosts",
+            "overloaded_hosts",
+            "migrations",
+            "lower_bound_hosts",
+            "lower_bound_cpu_only_hosts",
+            "lower_bound_ram_only_hosts",
+        ):
             series[key] = series[key].astype(np.int64)
+        series["ram_binds"] = series["ram_binds"].astype(np.bool_)
         return SimulationResult(
             policy=sim.policy.name,
             mode=sim.mode.name,
@@ -371,6 +415,11 @@ class _Run:
             pdm_mean_per_vm=pdm_per_vm,
             migrations=int(series["migrations"].sum()),
             host_shutdowns=0 if full_power else accounting.shutdowns,
+            host_suspends=compute.suspends,
+            host_wakes=compute.wakes,
+            migration_energy_kwh=compute.migration_energy_j / J_PER_KWH,
+            transition_energy_kwh=accounting.transition_energy_j / J_PER_KWH,
+            costs=sim.costs.name,
             mean_time_before_host_shutdown_s=0.0 if full_power else accounting.mean_time_before_shutdown_s(),
             wall_time_s=time.perf_counter() - started,
             phases=sim.phases,

@@ -1,11 +1,33 @@
-"""The energy lower bound: the cheapest way to carry a given total demand on the available hosts.
+"""The energy lower bound: the cheapest way to carry a round's CPU demand and hold its RAM.
 
-With instant on/off and free migrations, a round's minimum power is min over host counts and load
-split of sum_k x_k g_k(L_k / (x_k C_k)), where g_k is the lower convex envelope of host type k's
-power curve (Jensen: for convex g, spreading load evenly over x_k hosts is cheapest).
+Derivation. A round needs CPU demand ``D`` (MIPS) carried and, where RAM is a constraint, VM RAM
+``M`` (MB) held, on ``x_k`` hosts of type ``k`` (capacity ``C_k``, RAM ``R_k``, at most ``n_k``).
+Migrations are free and hosts switch on and off instantly, so only the power drawn counts:
+
+    P(D, M) = min over integer x and loads L_k of  sum_k x_k g_k(L_k / (x_k C_k))
+              subject to  sum_k L_k = D,  sum_k x_k R_k >= M,  0 <= L_k <= x_k C_k,  x_k <= n_k,
+
+where ``g_k`` is the lower convex envelope of type k's power table (a host's power curve, or less).
+For fixed ``x`` the inner problem is convex, and by Jensen's inequality spreading a type's load
+evenly over its hosts is cheapest; with the piecewise-linear envelope it is a fractional knapsack:
+every host on costs ``g_k(0)``, and the demand is poured into the envelopes' linear pieces (each
+``C_k / 10`` MIPS per host) in increasing order of slope, which is exact for convex pieces. The
+outer minimum runs over the integer host counts that can hold the demand, pruned to the minimal
+ones (removing any host would leave too little CPU or RAM: a redundant host costs at least its
+idle power, more than any saving from pouring its share into steeper pieces). The bound is thus
+exact for the relaxation it states: integer hosts per type, load split continuously. With hosts
+that draw power asleep (``sleep_w``), every host off draws it, so a host on costs
+``g_k(0) - sleep_w`` more.
+
+Which resource binds: the CPU-only optimum ``P(D, 0)`` against ``P(D, M)``; RAM binds when holding
+the RAM costs more than carrying the CPU alone (more hosts, or other types). The RAM-only host count
+is the fewest hosts whose RAM holds ``M`` (largest RAM first).
 """
 
 from __future__ import annotations
+
+import math
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
@@ -32,16 +54,56 @@ def convex_envelope_w(table_w: NDArray[np.float64]) -> NDArray[np.float64]:
     return np.interp(_POINTS, _POINTS[hull], table_w[hull])
 
 
-HostKinds = tuple[tuple[float, int, tuple[float, ...], float], ...]
+HostKinds = tuple[tuple[float, int, tuple[float, ...], float, float], ...]
 
 
-def host_kinds(scenario: Scenario) -> HostKinds:
-    """(capacity MIPS, count, envelope W, RAM MB) per host type, most efficient at full load first."""
+def host_kinds(scenario: Scenario, *, sleep_fraction: float = 0.0) -> HostKinds:
+    """(capacity MIPS, count, envelope W, RAM MB, sleep W) per host type, most efficient at full load first.
+
+    ``sleep_fraction`` of a type's peak power is what a host of it draws while off (0: nothing).
+    """
     rows = []
     for t in scenario.host_types:
         env = convex_envelope_w(t.power_w)
-        rows.append((t.mips, t.count, tuple(float(x) for x in env), t.ram_mb))
+        rows.append((t.mips, t.count, tuple(float(x) for x in env), t.ram_mb, float(t.power_w[-1]) * sleep_fraction))
     return tuple(sorted(rows, key=lambda r: r[2][-1] / r[0]))
+
+
+@dataclass(frozen=True)
+class Bound:
+    """One round's bound: its power, the hosts it keeps on, and which resource decides.
+
+    ``cpu_only_hosts``: hosts of the CPU-only optimum; ``ram_only_hosts``: the fewest hosts whose RAM
+    holds the VMs' (0 without a RAM demand); ``ram_binds``: holding the RAM costs more than
+    carrying the CPU alone.
+    """
+
+    power_w: float
+    hosts: int
+    cpu_only_hosts: int
+    ram_only_hosts: int
+    ram_binds: bool
+
+
+def round_bound(demand_mips: float, kinds: HostKinds, demand_ram_mb: float = 0.0) -> Bound:
+    """:func:`lower_bound_power` with and without the RAM, and the RAM-only host count."""
+    power, hosts = lower_bound_power(demand_mips, kinds, demand_ram_mb)
+    if demand_ram_mb <= 0:
+        return Bound(power, hosts, hosts, 0, False)
+    cpu_power, cpu_hosts = lower_bound_power(demand_mips, kinds, 0.0)
+    return Bound(power, hosts, cpu_hosts, ram_only_hosts(demand_ram_mb, kinds), power > cpu_power * (1 + 1e-9))
+
+
+def ram_only_hosts(demand_ram_mb: float, kinds: HostKinds) -> int:
+    """The fewest hosts whose RAM holds ``demand_ram_mb`` (largest RAM first); all of them if none do."""
+    left, count = demand_ram_mb, 0
+    for kind in sorted(kinds, key=lambda k: -k[3]):
+        if left <= 0:
+            break
+        take = min(kind[1], math.ceil(left / kind[3]))
+        count += take
+        left -= take * kind[3]
+    return count
 
 
 def _g(envelope: tuple[float, ...], u: float) -> float:
@@ -59,11 +121,13 @@ def lower_bound_power(demand_mips: float, kinds: HostKinds, demand_ram_mb: float
     steeper pieces saves on server power curves. RAM (when given) only constrains the count.
     """
     if demand_mips <= 0 and demand_ram_mb <= 0:
-        return 0.0, 0
+        return float(sum(k[4] * k[1] for k in kinds)), 0
     capacity = np.array([k[0] for k in kinds])
     count = np.array([k[1] for k in kinds])
     envelope = np.array([k[2] for k in kinds])  # (n_kinds, 11)
-    ram = np.array([k[3] if len(k) > 3 else np.inf for k in kinds])
+    ram = np.array([k[3] for k in kinds])
+    sleep = np.array([k[4] for k in kinds])
+    asleep_w = float((sleep * count).sum())  # every host off draws its sleep power
     if demand_mips >= float((capacity * count).sum()) or demand_ram_mb >= float((ram * count).sum()):
         return float((envelope[:, -1] * count).sum()), int(count.sum())  # everything on, at full power
 
@@ -96,6 +160,6 @@ def lower_bound_power(demand_mips: float, kinds: HostKinds, demand_ram_mb: float
     piece_mips = hosts_on[:, kind_of_piece] * (capacity[kind_of_piece] / 10.0)  # (n_combos, n_pieces)
     before = np.cumsum(piece_mips, axis=1) - piece_mips
     poured = np.clip(demand_mips - before, 0.0, piece_mips)
-    power = hosts_on @ envelope[:, 0] + poured @ slope_w_per_mips.ravel()[order]
+    power = hosts_on @ (envelope[:, 0] - sleep) + poured @ slope_w_per_mips.ravel()[order] + asleep_w
     best = int(np.argmin(power))
     return float(power[best]), int(hosts_on[best].sum())

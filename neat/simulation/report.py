@@ -9,7 +9,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from neat.simulation.results import SimulationResult
+from neat.simulation.results import SimulationResult, binding_note
 
 
 def print_table(results: Sequence[SimulationResult], source: str) -> None:
@@ -50,6 +50,28 @@ def print_table(results: Sequence[SimulationResult], source: str) -> None:
     if needed > console.width:
         console = Console(width=needed)
     console.print(table)
+    for line in notes(results):
+        console.print(line, soft_wrap=True)
+
+
+def notes(results: Sequence[SimulationResult]) -> list[str]:
+    """What the table does not say: which resource binds, and which policies give identical results."""
+    lines = []
+    moving = [r for r in results if r.migrations > 0]
+    if moving:
+        r = moving[0]
+        note = binding_note(
+            r.ram_binding_share, r.bound_hosts_ram_only, r.bound_hosts_cpu_only, r.energy_lower_bound_kwh
+        )
+        if note:
+            lines.append(note)
+    same: dict[tuple[float, int], list[str]] = {}
+    for r in moving:
+        same.setdefault((round(r.energy_kwh, 2), r.migrations), []).append(r.policy)
+    for group in same.values():
+        if len(group) > 1:
+            lines.append(f"{', '.join(group)} give identical results on this workload.")
+    return lines
 
 
 def write_outputs(results: Sequence[SimulationResult], folder: Path) -> None:

@@ -52,7 +52,31 @@ class SimulationResult(DerivedMetrics):
     mean_time_before_host_shutdown_s: float
     wall_time_s: float
     phases: PhaseTimes
+    host_suspends: int = 0
+    host_wakes: int = 0
+    migration_energy_kwh: float = 0.0
+    transition_energy_kwh: float = 0.0
+    costs: str = "free"
     series: dict[str, NDArray[Any]] = field(default_factory=dict)
+
+    @property
+    def ram_binding_share(self) -> float:
+        """Share of the rounds whose bound RAM decides (the rest: CPU)."""
+        binds = self.series.get("ram_binds")
+        return float(np.mean(binds)) if binds is not None and binds.size else 0.0
+
+    def bound_hosts(self, key: str) -> int:
+        """Median over the rounds of a bound's host count series (``cpu_only`` or ``ram_only``)."""
+        values = self.series.get(f"lower_bound_{key}_hosts")
+        return int(np.median(values)) if values is not None and values.size else 0
+
+    @property
+    def bound_hosts_cpu_only(self) -> int:
+        return self.bound_hosts("cpu_only")
+
+    @property
+    def bound_hosts_ram_only(self) -> int:
+        return self.bound_hosts("ram_only")
 
     def summary(self) -> dict[str, Any]:
         """The JSON record: fractions, not percents."""
@@ -65,6 +89,9 @@ class SimulationResult(DerivedMetrics):
             "energy_kwh": round(self.energy_kwh, 4),
             "energy_lower_bound_kwh": round(self.energy_lower_bound_kwh, 4),
             "gap_to_bound": round(self.gap_to_bound, 6),
+            "bound_binding": {"ram": round(self.ram_binding_share, 4), "cpu": round(1 - self.ram_binding_share, 4)},
+            "bound_hosts_cpu_only": self.bound_hosts_cpu_only,
+            "bound_hosts_ram_only": self.bound_hosts_ram_only,
             "slatah": self.slatah,
             "slatah_mean_per_host": self.slatah_mean_per_host,
             "pdm": self.pdm,
@@ -74,6 +101,11 @@ class SimulationResult(DerivedMetrics):
             "migrations": self.migrations,
             "host_shutdowns": self.host_shutdowns,
             "mean_time_before_host_shutdown_s": round(self.mean_time_before_host_shutdown_s, 2),
+            "costs": self.costs,
+            "host_suspends": self.host_suspends,
+            "host_wakes": self.host_wakes,
+            "migration_energy_kwh": round(self.migration_energy_kwh, 4),
+            "transition_energy_kwh": round(self.transition_energy_kwh, 4),
             "wall_time_s": round(self.wall_time_s, 3),
             "phase_times_s": self.phases.as_dict(),
         }
@@ -89,8 +121,22 @@ SERIES = (
     "lower_bound_hosts",
     "lower_bound_power_w",
     "demand_mips",
+    "lower_bound_cpu_only_hosts",
+    "lower_bound_ram_only_hosts",
+    "ram_binds",
 )
 
 
 def as_arrays(series: dict[str, list[float]]) -> dict[str, NDArray[Any]]:
     return {k: np.asarray(v) for k, v in series.items()}
+
+
+def binding_note(ram_share: float, ram_only_hosts: int, cpu_only_hosts: int, bound_kwh: float) -> str:
+    """The sentence that says RAM decides the host count (empty when CPU does in most rounds)."""
+    if ram_share <= 0.5:
+        return ""
+    return (
+        f"RAM limits consolidation here: {ram_only_hosts} hosts are needed for RAM alone, where CPU alone needs "
+        f"{cpu_only_hosts}, in {ram_share:.0%} of the rounds; CPU policies cannot do better than the bound "
+        f"({bound_kwh:.1f} kWh), so they differ little."
+    )

@@ -12,7 +12,7 @@ import pytest
 
 from algorithms.power import HP_PROLIANT_ML110_G4_W, HP_PROLIANT_ML110_G5_W, linear_power_table
 from neat.scenario import HostType, Scenario, VmType, cloudsim_standard
-from neat.simulation.lower_bound import convex_envelope_w, host_kinds, lower_bound_power
+from neat.simulation.lower_bound import convex_envelope_w, host_kinds, lower_bound_power, ram_only_hosts, round_bound
 
 STANDARD = host_kinds(cloudsim_standard())
 
@@ -68,7 +68,7 @@ def test_envelope_does_not_modify_its_input() -> None:
 
 def test_host_kinds_most_efficient_first() -> None:
     """G5 at full load: 135 / 5320 = 0.0254 W/MIPS; G4: 117 / 3720 = 0.0315 W/MIPS."""
-    assert [(capacity, count, envelope[-1]) for capacity, count, envelope, _ in STANDARD] == [
+    assert [(capacity, count, envelope[-1]) for capacity, count, envelope, _, _ in STANDARD] == [
         (5320.0, 400, 135.0),
         (3720.0, 400, 117.0),
     ]
@@ -160,3 +160,72 @@ def test_ram_demand_raises_the_host_count() -> None:
     power, hosts = lower_bound_power(1000.0, STANDARD, demand_ram_mb=8 * 4096.0)
     assert hosts == 8
     assert power == pytest.approx(688.0 + 1000.0 * 3.1 / 372.0)
+
+
+# -- two resources, brute force, sleeping hosts ---------------------------------------------------
+
+
+def brute_force_w(demand_mips: float, demand_ram_mb: float, kinds, steps: int = 200) -> float:  # type: ignore[no-untyped-def]
+    """The cheapest power by enumeration: every integer host count per type that holds the RAM and
+    the CPU, every split of the load between the (two) types on a grid of ``steps``, each type's
+    load spread evenly over its hosts (the envelope is convex), off hosts at their sleep power."""
+    (c0, n0, e0, r0, s0), (c1, n1, e1, r1, s1) = kinds
+    points = np.linspace(0.0, 1.0, 11)
+    best = np.inf
+    for x0 in range(n0 + 1):
+        for x1 in range(n1 + 1):
+            if x0 * c0 + x1 * c1 < demand_mips - 1e-9 or x0 * r0 + x1 * r1 < demand_ram_mb - 1e-9:
+                continue
+            asleep = (n0 - x0) * s0 + (n1 - x1) * s1
+            for share in np.linspace(0.0, 1.0, steps + 1):
+                l0, l1 = demand_mips * share, demand_mips * (1 - share)
+                if l0 > x0 * c0 + 1e-9 or l1 > x1 * c1 + 1e-9:
+                    continue
+                p0 = x0 * np.interp(l0 / (x0 * c0), points, e0) if x0 else 0.0
+                p1 = x1 * np.interp(l1 / (x1 * c1), points, e1) if x1 else 0.0
+                best = min(best, p0 + p1 + asleep)
+    return float(best)
+
+
+SMALL = Scenario(
+    name="small",
+    host_types=(
+        HostType("a", 4, 2, 1000.0, 4096.0, np.array([40.0, 45, 52, 58, 63, 70, 76, 80, 88, 95, 100])),
+        HostType("b", 3, 4, 1000.0, 16384.0, linear_power_table(90.0, 200.0)),
+    ),
+    vm_types=(VmType("v", 500.0, 1024.0),),
+)
+
+
+@pytest.mark.parametrize("sleep_fraction", [0.0, 0.05])
+@pytest.mark.parametrize(
+    ("demand_mips", "demand_ram_mb"),
+    [(900.0, 0.0), (3100.0, 0.0), (5000.0, 2000.0), (1500.0, 20000.0), (7000.0, 30000.0), (300.0, 50000.0)],
+)
+def test_the_bound_is_the_brute_force_optimum(demand_mips: float, demand_ram_mb: float, sleep_fraction: float) -> None:
+    """Integer hosts per type, the load split on a fine grid: the bound is exact for that relaxation
+    (the grid's optimum is never below it, and reaches it within the grid's resolution)."""
+    kinds = host_kinds(SMALL, sleep_fraction=sleep_fraction)
+    power, _ = lower_bound_power(demand_mips, kinds, demand_ram_mb)
+    brute = brute_force_w(demand_mips, demand_ram_mb, kinds)
+    assert power <= brute + 1e-6
+    assert brute == pytest.approx(power, rel=2e-3)
+
+
+def test_ram_binds_when_holding_the_ram_costs_more() -> None:
+    """Two type-a hosts carry 1500 MIPS; 20000 MB of RAM needs two type-b hosts (16384 MB each)."""
+    kinds = host_kinds(SMALL)
+    cpu_only = round_bound(1500.0, kinds)
+    with_ram = round_bound(1500.0, kinds, 20000.0)
+    assert not cpu_only.ram_binds and cpu_only.ram_only_hosts == 0
+    assert with_ram.ram_binds
+    assert with_ram.cpu_only_hosts == cpu_only.hosts
+    assert with_ram.ram_only_hosts == ram_only_hosts(20000.0, kinds) == 2
+    assert with_ram.power_w > cpu_only.power_w
+    assert not round_bound(5000.0, kinds, 2000.0).ram_binds
+
+
+def test_sleeping_hosts_draw_their_floor() -> None:
+    """No demand: every host asleep: 4 x 5 W + 3 x 10 W (5 % of 100 W and 200 W peaks)."""
+    kinds = host_kinds(SMALL, sleep_fraction=0.05)
+    assert lower_bound_power(0.0, kinds) == (pytest.approx(50.0), 0)

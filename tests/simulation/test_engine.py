@@ -11,11 +11,11 @@ from algorithms.overload.thr import ThresholdOverload
 from algorithms.power import linear_power_table
 from neat.decision.decide import decide
 from neat.decision.inputs import DecisionInputs
-from neat.decision.migration import migration_time_s
+from neat.decision.migration import PRECOPY_MIGRATION, migration_time_s
 from neat.decision.mode import CLOUDSIM, NEAT
 from neat.decision.policy import named_policy
-from neat.scenario import cloudsim_standard
-from neat.simulation.engine import Simulation
+from neat.scenario import FREE_COSTS, REAL_COSTS, cloudsim_standard
+from neat.simulation.engine import DECISION_OFFSET_S, Simulation
 from neat.traces import synthetic_planetlab_like
 
 
@@ -119,15 +119,23 @@ def test_a_hosts_migration_horizon_is_its_longest_vms(mode, expected):
     np.testing.assert_array_equal(SEEN_STEPS[0], expected)
 
 
-def test_the_engine_judges_hosts_with_their_longest_vm_migration(small):
-    """First round, neat mode: each host's horizon is the longest RAM / (bandwidth / 2) of the VMs
-    created on it, in steps; 0 on the hosts left empty."""
+@pytest.mark.parametrize("costs", ["free", "real"])
+def test_the_engine_judges_hosts_with_their_longest_vm_migration(small, costs):
+    """First round, neat mode: each host's horizon is the longest migration of the VMs created on
+    it, in steps, 0 on the hosts left empty: RAM / (bandwidth / 2) with free costs; with real
+    costs, the pre-copy model's duration at each VM's utilization of the round."""
     scenario, traces = small
+    scenario = dataclasses.replace(scenario, costs=FREE_COSTS if costs == "free" else REAL_COSTS)
     sim = Simulation(traces, scenario, recording("thr-mmt-0.8", NEAT))
     placed = sim.initial_placement()
     at_creation = len(SEEN_STEPS)  # the creation's guard checks come first in a run
     SEEN_STEPS.clear()
-    steps = migration_time_s(sim.vm_ram_mb, sim.host_bandwidth_mbit_s[placed]) / sim.interval_s
+    if costs == "free":
+        seconds = migration_time_s(sim.vm_ram_mb, sim.host_bandwidth_mbit_s[placed])
+    else:
+        busy = sim.utilization_at(sim.interval_s + DECISION_OFFSET_S)
+        seconds = PRECOPY_MIGRATION.duration_s(sim.vm_ram_mb, sim.host_bandwidth_mbit_s[placed], busy)
+    steps = seconds / sim.interval_s
     expected = np.zeros(sim.n_hosts)
     np.maximum.at(expected, placed, steps)
     sim.run()
