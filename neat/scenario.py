@@ -180,6 +180,40 @@ def standard_cpu() -> Scenario:
     return replace(base, name="standard-cpu", host_types=hosts)
 
 
+def modern() -> Scenario:
+    """A current cloud: one-socket 64-core servers with 512 GB of RAM, and public-cloud flavors.
+
+    Hosts: 100 x ASUSTeK RS500A-E10-PS4 (one AMD EPYC 7742, 64 cores at 2.25 GHz), 51.4 W active
+    idle and 214 W at full load in SPECpower_ssj2008 (result 20191125-01011,
+    spec.org/power_ssj2008/results/res2020q1/power_ssj2008-20191125-01011.html; linear between the
+    two), with 512 GB of RAM and a 10 Gbit/s migration link. A vCPU is one core (2250 MIPS), no
+    over-commitment; as neat checks a VM against one "core" of its host (CloudSim's rule for
+    single-core VMs), a host is described as 8 cores of 8 x 2250 MIPS, so that a VM of up to 8
+    vCPUs fits. VM types: six Amazon EC2 flavors (aws.amazon.com/ec2/instance-types: c5.large
+    2 vCPU / 4 GiB, m5.large 2 / 8, r5.large 2 / 16, m5.xlarge 4 / 16, r5.xlarge 4 / 32, m5.2xlarge
+    8 / 32), assigned round robin.
+    """
+    core_mips = 2250.0
+    flavors = (("c5.large", 2, 4), ("m5.large", 2, 8), ("r5.large", 2, 16), ("m5.xlarge", 4, 16))
+    flavors += (("r5.xlarge", 4, 32), ("m5.2xlarge", 8, 32))
+    return Scenario(
+        name="modern",
+        host_types=(
+            HostType(
+                "ASUS RS500A-E10 (EPYC 7742)",
+                100,
+                8,
+                8 * core_mips,
+                512 * 1024.0,
+                linear_power_table(51.4, 214.0),
+                10_000.0,
+            ),
+        ),
+        vm_types=tuple(VmType(name, vcpus * core_mips, gib * 1024.0) for name, vcpus, gib in flavors),
+        vm_assignment="round_robin",
+    )
+
+
 #: Built-in scenarios by name: (factory, one line of why).
 BUILTIN_SCENARIOS: dict[str, tuple[Callable[[], Scenario], str]] = {
     "standard": (
@@ -190,7 +224,26 @@ BUILTIN_SCENARIOS: dict[str, tuple[Callable[[], Scenario], str]] = {
         standard_cpu,
         "the same hosts and VMs with RAM that never binds: CPU decides, as in the literature",
     ),
+    "modern": (
+        modern,
+        "100 64-core EPYC servers with 512 GB (SPECpower 2019) and six EC2 flavors: a current cloud",
+    ),
 }
+
+
+def default_scenario(mode_name: str) -> Scenario:
+    """The scenario when none is named: CloudSim's for its mode; with neat's semantics, where RAM
+    would bind the standard hosts, the same hosts with RAM that never binds (standard-cpu)."""
+    return cloudsim_standard() if mode_name == "cloudsim" else standard_cpu()
+
+
+def scenario_for(name_or_path: str | Path | None, mode_name: str, costs: str | None = None) -> Scenario:
+    """The scenario a command runs: named or from a file (else :func:`default_scenario`), with its
+    costs replaced when ``costs`` is "real" or "free"."""
+    scenario = scenario_named(name_or_path) if name_or_path else default_scenario(mode_name)
+    if costs is not None:
+        scenario = replace(scenario, costs=REAL_COSTS if costs == "real" else FREE_COSTS)
+    return scenario
 
 
 def scenario_named(name_or_path: str | Path) -> Scenario:

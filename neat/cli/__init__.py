@@ -13,7 +13,7 @@ from neat.cli.db import db
 from neat.cli.local_manager import local_manager_cmd
 from neat.cli.report import report_cmd
 from neat.cli.service import apply_cmd, energy_cmd, global_manager_cmd, plan_cmd, status_cmd
-from neat.cli.simulate import simulate_cmd
+from neat.cli.simulate import scenarios_cmd, simulate_cmd
 
 
 @click.group()
@@ -33,6 +33,7 @@ def algorithms_cmd() -> None:
 
 for command in (
     simulate_cmd,
+    scenarios_cmd,
     report_cmd,
     db,
     local_manager_cmd,

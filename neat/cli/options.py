@@ -27,8 +27,17 @@ scenario_option = click.option(
     "scenario_path",
     type=click.Path(path_type=Path),
     default=None,
-    help="A built-in scenario (standard, standard-cpu) or a scenario TOML file (host and VM types, limits). "
-    "Default: standard, the 800-host CloudSim setup.",
+    help="A built-in scenario (`neat scenarios` lists them) or a scenario TOML file (host and VM types, "
+    "limits, costs). Default: standard (CloudSim's 800 hosts) in cloudsim mode, standard-cpu in neat mode.",
+)
+
+
+costs_option = click.option(
+    "--costs",
+    type=click.Choice(["real", "free"]),
+    default=None,
+    help="Costs of migrations and host power states in neat mode: real (pre-copy migrations with their "
+    "energy, suspend and resume) or free (CloudSim's). Default: the scenario's (real for the built-ins).",
 )
 
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from neat.cli.options import DataError, cpu_unit_option, mode_option, scenario_option
+from neat.cli.options import DataError, costs_option, cpu_unit_option, mode_option, scenario_option
 
 if TYPE_CHECKING:
     from neat.decision.mode import Mode
@@ -45,7 +45,8 @@ def _cpu_count() -> int:
 
 
 def load_days(paths: Sequence[Path], cpu_unit: str | None) -> list[Day]:
-    """Each path is a PlanetLab day (a folder of VM files), a folder of such days, or a long table file.
+    """Each path is a day of traces (whatever ``neat.traces.load_traces`` reads: a built-in day such as
+    ``planetlab:20110303``, a folder or file in a known format, a long table) or a folder of such folders.
 
     Raises
     ------
@@ -53,30 +54,32 @@ def load_days(paths: Sequence[Path], cpu_unit: str | None) -> list[Day]:
         A path is missing or a trace is unusable; the message names the file, line and value.
     """
     from neat.report.runner import Day
-    from neat.traces import TraceError, load_traces
+    from neat.traces import load_traces, split_trace_spec
 
-    found: list[tuple[str, Path]] = []
+    found: list[tuple[str, str, Path | str]] = []  # (label, what load_traces reads, what makes it unique)
     for path in paths:
-        if not path.exists():
-            raise TraceError(f"{path}: no such trace day, folder of days or trace file")
+        kind, rest = split_trace_spec(path)
+        if kind is not None or not path.exists():
+            named = Path(rest)
+            found.append((named.stem if named.is_file() else named.name or rest, str(path), str(path)))
+            continue
         if path.is_file():
-            found.append((path.stem, path))
+            found.append((path.stem, str(path), path.resolve()))
             continue
         entries = [p for p in path.iterdir() if not p.name.startswith(".")]
         subfolders = sorted((p for p in entries if p.is_dir()), key=lambda p: p.name)
         if subfolders and not any(p.is_file() for p in entries):
-            found.extend((p.name, p) for p in subfolders)
+            found.extend((p.name, str(p), p.resolve()) for p in subfolders)
         else:
-            found.append((path.name, path))
-    unique: dict[Path, str] = {}
-    for name, path in found:
-        unique.setdefault(path.resolve(), name)
-    names = list(unique.values())
+            found.append((path.name, str(path), path.resolve()))
+    unique: dict[Path | str, tuple[str, str]] = {}
+    for name, spec, key in found:
+        unique.setdefault(key, (name, spec))
+    names = [name for name, _ in unique.values()]
     days = []
-    for resolved, name in unique.items():
-        label = name if names.count(name) == 1 else str(resolved)
-        traces = load_traces(resolved, cpu_unit=cpu_unit)
-        days.append(Day.of(label, traces))
+    for key, (name, spec) in unique.items():
+        label = name if names.count(name) == 1 else str(key)
+        days.append(Day.of(label, load_traces(spec, cpu_unit=cpu_unit)))
     return days
 
 
@@ -87,7 +90,8 @@ def load_days(paths: Sequence[Path], cpu_unit: str | None) -> list[Day]:
     multiple=True,
     required=True,
     type=click.Path(path_type=Path),
-    help="A PlanetLab day (folder of VM files), a folder of days, or a long table (CSV/Parquet). Repeatable.",
+    help="A day of traces, as neat simulate's --traces (a built-in day such as planetlab:20110303, a PlanetLab, "
+    "Bitbrains or Azure path, a long table), or a folder of such folders. Repeatable.",
 )
 @cpu_unit_option
 @click.option(
@@ -100,6 +104,7 @@ def load_days(paths: Sequence[Path], cpu_unit: str | None) -> list[Day]:
 @click.option("--sweep", "sweep_path", type=click.Path(path_type=Path), default=None, help="A sweep TOML file.")
 @mode_option
 @scenario_option
+@costs_option
 @click.option(
     "--out",
     "out_dir",
@@ -142,6 +147,7 @@ def report_cmd(
     sweep_path: Path | None,
     mode: str,
     scenario_path: Path | None,
+    costs: str | None,
     out_dir: Path,
     baseline: str,
     jobs: int | None,
@@ -163,7 +169,7 @@ def report_cmd(
     from neat.report.markdown import render_markdown
     from neat.report.runner import CellFailed, SchedulerError
     from neat.report.sweep import SweepError, resolve_policies
-    from neat.scenario import ScenarioError, cloudsim_standard, scenario_named
+    from neat.scenario import ScenarioError, scenario_for
     from neat.simulation.engine import CapacityError
     from neat.traces import TraceError
 
@@ -173,7 +179,7 @@ def report_cmd(
     try:
         check_output_folder(out_dir)
         chosen = resolve_policies(requested, sweep_path, sim_mode, baseline=baseline)
-        scenario = scenario_named(scenario_path) if scenario_path else cloudsim_standard()
+        scenario = scenario_for(scenario_path, mode, costs)
         days = load_days(trace_paths, cpu_unit)
     except (TraceError, ScenarioError, PolicyError, SweepError, FileExistsError) as exc:
         raise DataError(str(exc)) from None
@@ -213,7 +219,8 @@ def report_cmd(
         requested=tuple(p.strip().lower() for p in requested),
         mode=mode,
         scenario=scenario,
-        scenario_source=str(scenario_path) if scenario_path else "built-in (neat.scenario.cloudsim_standard)",
+        scenario_source=(str(scenario_path) if scenario_path else f"built-in ({scenario.name})")
+        + f", {scenario.costs.name} costs",
         seed=seed,
         baseline=baseline,
         version=_version(),

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from neat.cli.options import DataError, cpu_unit_option, mode_option, parse_component, scenario_option
+from neat.cli.options import DataError, costs_option, cpu_unit_option, mode_option, parse_component, scenario_option
 
 if TYPE_CHECKING:
     from neat.decision.policy import Policy
@@ -25,7 +25,11 @@ if TYPE_CHECKING:
     "traces_path",
     type=click.Path(path_type=Path),
     default=None,
-    help="A PlanetLab day (folder, one file per VM) or a long table (CSV/Parquet). "
+    help="A built-in PlanetLab day (planetlab:20110303, planetlab:20110306, planetlab:20110322), or a path: "
+    "a PlanetLab day folder (one file per VM), a Bitbrains GWA-T-12 folder (one ';' CSV per VM; CPU and "
+    "memory), Azure public dataset vm_cpu_readings (a file or folder; VMs present at every step), or a long "
+    "table (CSV/Parquet: vm, step or timestamp, cpu). The format is read from the path's shape, or named by a "
+    "prefix: planetlab:, bitbrains:, azure: (average CPU), azure-max: (maximum CPU), table:. "
     "Default: a built-in seeded synthetic day.",
 )
 @cpu_unit_option
@@ -46,6 +50,7 @@ if TYPE_CHECKING:
 )
 @mode_option
 @scenario_option
+@costs_option
 @click.option("--vms", default=1000, show_default=True, help="VMs in the synthetic workload.")
 @click.option("--seed", default=1, show_default=True, help="Seed of the synthetic workload and of random selection.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per policy on stdout.")
@@ -67,6 +72,7 @@ def simulate_cmd(
     underload: str,
     mode: str,
     scenario_path: Path | None,
+    costs: str | None,
     vms: int,
     seed: int,
     as_json: bool,
@@ -76,7 +82,7 @@ def simulate_cmd(
     """Replay CPU traces through the consolidation policies and report energy and SLA metrics."""
     from neat.decision.mode import MODES
     from neat.decision.policy import DEFAULT_POLICIES, Component, PolicyError, build_policy, custom_spec, named_policy
-    from neat.scenario import ScenarioError, cloudsim_standard, scenario_named
+    from neat.scenario import ScenarioError, scenario_for
     from neat.traces import TraceError, load_traces, synthetic_planetlab_like
 
     sim_mode = MODES[mode]
@@ -85,7 +91,7 @@ def simulate_cmd(
             traces = synthetic_planetlab_like(n_vms=vms, seed=seed)
         else:
             traces = load_traces(traces_path, cpu_unit=cpu_unit)
-        scenario = scenario_named(scenario_path) if scenario_path else cloudsim_standard()
+        scenario = scenario_for(scenario_path, mode, costs)
         chosen = list(policies) or ([] if overload else list(DEFAULT_POLICIES))
         parsed = [named_policy(p, sim_mode) for p in chosen]
         if overload:
@@ -181,3 +187,25 @@ def _simulate_and_write(
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
+
+
+@click.command("scenarios")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per scenario.")
+def scenarios_cmd(as_json: bool) -> None:
+    """List the built-in scenarios: name, hosts, VM types and why each exists."""
+    from neat.scenario import BUILTIN_SCENARIOS
+
+    for name, (factory, why) in BUILTIN_SCENARIOS.items():
+        scenario = factory()
+        hosts = ", ".join(
+            f"{t.count} x {t.name} ({t.cores * t.core_mips:g} MIPS, {t.ram_mb / 1024:g} GB)"
+            for t in scenario.host_types
+        )
+        vms = ", ".join(f"{t.name} ({t.mips:g} MIPS, {t.ram_mb:g} MB)" for t in scenario.vm_types)
+        if as_json:
+            record = {"name": name, "why": why, "hosts": hosts, "vm_types": vms, "costs": scenario.costs.name}
+            click.echo(json.dumps(record))
+        else:
+            click.echo(
+                f"{name}: {why}\n  hosts: {hosts}\n  VM types: {vms}\n  costs in neat mode: {scenario.costs.name}"
+            )

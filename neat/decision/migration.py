@@ -77,6 +77,22 @@ class MigrationModel:
             moved += volume  # the last round's volume is the one copied while the VM is paused
         return moved / rate_mb_s, moved
 
+    def transfer_one(self, ram_mb: float, link_mbit_s: float, utilization: float) -> tuple[float, float]:
+        """:meth:`transfer` of one migration in Python floats (the same arithmetic, for a caller that
+        starts migrations one by one)."""
+        if self.dirty_rate_mb_s == 0:
+            return ram_mb * MBIT_PER_MB * (1.0 / self.bandwidth_share) / link_mbit_s, ram_mb
+        rate_mb_s = link_mbit_s * self.bandwidth_share / MBIT_PER_MB
+        ratio = utilization * self.dirty_rate_mb_s / rate_mb_s
+        left_mb = rate_mb_s * self.max_downtime_s
+        moved = volume = ram_mb
+        for _ in range(self.max_rounds):
+            if volume <= left_mb:
+                break
+            volume = min(volume * ratio, ram_mb)
+            moved += volume
+        return moved / rate_mb_s, moved
+
     def duration_s(self, ram_mb: ArrayLike, link_mbit_s: ArrayLike, utilization: ArrayLike = 0.0) -> FloatArray:
         """Seconds each migration lasts (see :meth:`transfer`)."""
         return self.transfer(ram_mb, link_mbit_s, utilization)[0]

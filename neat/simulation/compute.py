@@ -190,11 +190,10 @@ class SimulatedCompute:
             duration = self._ram_term[vm] / self._link[target]
             moved = float(self.vm_ram_mb[vm])
         else:
-            busy_now = self.utilization(self.clock_s)[vm] if self.utilization is not None else 0.0
-            times, volumes = self.migration.transfer(self.vm_ram_mb[vm], self._link[target], busy_now)
-            duration, moved = float(times), float(volumes)
+            busy_now = float(self.utilization(self.clock_s)[vm]) if self.utilization is not None else 0.0
+            duration, moved = self.migration.transfer_one(float(self.vm_ram_mb[vm]), self._link[target], busy_now)
         self.migrated_mb += moved
-        self.migration_energy_j += float(self.migration.energy_of(moved))
+        self.migration_energy_j += moved * self.migration.energy_j_per_mb + self.migration.energy_j
         source = latest.target if busy else int(self.vm_host[vm])  # type: ignore[union-attr]
         migration = Migration(vm, source, target, self.clock_s, self.clock_s + duration)
         self.in_flight.append(migration)
