@@ -71,10 +71,10 @@ def resolve_sink_factory(obj: Any) -> Callable[[Any], SampleSink]:
 @click.option(
     "--replay",
     "replay_path",
-    type=click.Path(exists=True, path_type=Path),
+    type=click.Path(path_type=Path),
     default=None,
-    help="Replay recorded traces (a PlanetLab day folder, or a long CSV/Parquet table) instead of "
-    "reading libvirt and /proc/stat; for demos.",
+    help="Replay recorded traces instead of reading libvirt and /proc/stat, for demos: a built-in day "
+    "(planetlab:20110303) or any --traces of neat simulate (a PlanetLab, Bitbrains or Azure path, a long table).",
 )
 @click.option(
     "--interval-s",

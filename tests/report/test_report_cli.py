@@ -146,7 +146,7 @@ def test_rerun_replaces_a_previous_report(inputs: Inputs, tmp_path: Path) -> Non
 @pytest.mark.parametrize(
     ("extra", "expected"),
     [
-        (["--traces", "{tmp}/no-such-day"], r"no-such-day: no such trace day, folder of days or trace file"),
+        (["--traces", "{tmp}/no-such-day"], r"no-such-day: no such trace folder or file"),
         (["--policy", "lr-mmt-x"], r"policy 'lr-mmt-x': parameter 'x' is not a number"),
         (["--policy", "foo"], r"policy 'foo' is not 'npa', 'dvfs' or"),
         (["--baseline", "nope"], r"--baseline: policy 'nope'"),
