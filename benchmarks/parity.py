@@ -1,23 +1,19 @@
 """Print neat's cloudsim mode against CloudSim 4.0's reference results, every day and policy.
 
-Usage: python benchmarks/parity.py [--policy NAME ...] [DAY ...]   (days under ../shared/data/planetlab)
+Usage: python benchmarks/parity.py [--policy NAME ...] [DAY ...]   (the built-in days: 20110303 20110306 20110322)
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from pathlib import Path
 
 from neat.decision.mode import CLOUDSIM
 from neat.decision.policy import named_policy
 from neat.scenario import cloudsim_standard
 from neat.simulation.engine import Simulation
-from neat.traces import load_planetlab
+from neat.traces import load_planetlab_day, reference_results
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-REFERENCE = SHARED / "reference" / "cloudsim" / "results.json"
 TOLERANCE = {"energy_kwh": 0.02, "migrations": 0.05, "slatah": 0.10, "pdm": 0.10}
 
 
@@ -32,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
         "--policy", action="append", dest="policies", metavar="NAME", help="only this policy (repeatable)"
     )
     args = parser.parse_args(argv)
-    reference = json.loads(REFERENCE.read_text())
+    reference = reference_results("cloudsim")
     days = args.days or sorted(reference)
     unknown = [day for day in days if day not in reference]
     if unknown:
@@ -47,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     failures = 0
     for day in days:
-        traces = load_planetlab(SHARED / "data" / "planetlab" / day)
+        traces = load_planetlab_day(day)
         for name, ref in reference[day].items():
             if args.policies and name not in args.policies:
                 continue

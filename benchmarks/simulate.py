@@ -1,8 +1,9 @@
 """Time and memory of neat's simulator on one PlanetLab day, per policy, with the per-phase split.
 
 Run: ``python benchmarks/simulate.py [--traces DAY] [--mode cloudsim|neat] [--no-tracemalloc] [POLICY ...]``.
-The day defaults to ``../shared/data/planetlab/20110303`` (relative to the repository root), the
-policy to ``lr-mmt-1.2`` and the mode to ``cloudsim``, on the standard 800-host scenario.
+``--traces`` takes what ``neat simulate --traces`` takes and defaults to the built-in day
+``planetlab:20110303``, the policy to ``lr-mmt-1.2`` and the mode to ``cloudsim``, on the standard
+800-host scenario.
 ``--synthetic VMS --hosts N --cores C`` runs a seeded synthetic day instead, on N hosts of the
 standard two types with C cores each (e.g. ``--synthetic 100000 --hosts 20000 --cores 8``).
 ``--repeat K`` runs each policy K times: with numba, the first run of a process also loads the
@@ -13,15 +14,13 @@ memory so far (``ru_maxrss``), the split of the run over the phases the engine t
 selection, placement, accounting, execution of the plan; "other" is the rest: initial placement and
 bookkeeping), and the run's energy and migrations. With tracemalloc (the default) the policy is run
 a second time under ``tracemalloc`` to report the peak of Python-visible allocations (numpy arrays
-included); that run is slower and is not the one timed. When
-``../shared/reference/cloudsim/results.json`` holds the same day and policy, CloudSim 4.0's figures
-are printed beside ours, with the ratios.
+included); that run is slower and is not the one timed. On a built-in day, CloudSim 4.0's figures for
+the same policy (``neat.traces.reference_results``) are printed beside ours, with the ratios.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import resource
 import sys
 import time
@@ -37,11 +36,9 @@ from neat.decision.policy import named_policy
 from neat.scenario import HostType, Scenario, cloudsim_standard
 from neat.simulation.engine import Simulation
 from neat.simulation.results import SimulationResult
-from neat.traces import TraceSet, load_planetlab, synthetic_planetlab_like
+from neat.traces import TraceSet, load_traces, reference_results, split_trace_spec, synthetic_planetlab_like
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DAY = REPO_ROOT.parent / "shared" / "data" / "planetlab" / "20110303"
-REFERENCE = REPO_ROOT.parent / "shared" / "reference" / "cloudsim" / "results.json"
+DEFAULT_DAY = "planetlab:20110303"
 DEFAULT_POLICIES = ("lr-mmt-1.2",)
 SEED = 1
 MB = 1024 * 1024
@@ -107,18 +104,20 @@ def traced_peak_mb(traces: TraceSet, policy_name: str, mode_name: str, scenario:
     return peak / MB
 
 
-def reference_for(day: Path, policy: str, mode: str) -> dict[str, Any] | None:
-    """CloudSim 4.0's figures for this day and policy, if recorded (cloudsim mode only)."""
-    if mode != "cloudsim" or not REFERENCE.is_file():
+def reference_for(day: str, policy: str, mode: str) -> dict[str, Any] | None:
+    """CloudSim 4.0's figures for this day (built in, or a folder named after one) and policy, if
+    recorded (cloudsim mode only)."""
+    if mode != "cloudsim":
         return None
-    entry = json.loads(REFERENCE.read_text()).get(day.name, {}).get(policy)
+    kind, name = split_trace_spec(day)
+    entry = reference_results("cloudsim").get(name if kind else Path(day).name, {}).get(policy)
     return entry if isinstance(entry, dict) else None
 
 
 def report(
     policy: str,
     mode: str,
-    day: Path,
+    day: str,
     result: SimulationResult,
     wall_s: float,
     cpu_s: float,
@@ -157,7 +156,7 @@ def report(
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("policies", nargs="*", default=list(DEFAULT_POLICIES), help="policy names, e.g. lr-mmt-1.2")
-    parser.add_argument("--traces", type=Path, default=DEFAULT_DAY, help=f"a PlanetLab day (default {DEFAULT_DAY})")
+    parser.add_argument("--traces", default=DEFAULT_DAY, help=f"traces, as neat simulate's (default {DEFAULT_DAY})")
     parser.add_argument("--mode", choices=sorted(MODES), default="cloudsim")
     parser.add_argument("--no-tracemalloc", dest="tracemalloc", action="store_false", help="skip the traced run")
     parser.add_argument("--synthetic", type=int, metavar="VMS", help="a seeded synthetic day of VMS VMs instead")
@@ -167,10 +166,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
-    traces = synthetic_planetlab_like(args.synthetic, seed=SEED) if args.synthetic else load_planetlab(args.traces)
+    traces = synthetic_planetlab_like(args.synthetic, seed=SEED) if args.synthetic else load_traces(args.traces)
     load_s = time.perf_counter() - started
     scenario = scaled_scenario(args.hosts, args.cores)
-    day = Path(args.traces) if not args.synthetic else Path(f"synthetic-{args.synthetic}")
+    day = args.traces if not args.synthetic else f"synthetic-{args.synthetic}"
     print(f"traces: {day} ({traces.n_vms} VMs x {traces.n_steps} steps, made in {load_s:.2f} s)")
     print(f"scenario: {scenario.name} ({scenario.n_hosts} hosts)")
     print(f"python {sys.version.split()[0]}, peak RSS after loading {peak_rss_mb():.1f} MiB")

@@ -1,4 +1,7 @@
-"""neat's cloudsim mode against CloudSim 4.0's published outputs on the PlanetLab days in ../shared.
+"""neat's cloudsim mode against CloudSim 4.0's published outputs on the built-in PlanetLab days.
+
+The days and the reference results are package data (``neat/data``), so the tests need nothing
+beside the repository.
 
 Required: NPA energy 2410.8 kWh (+-0.1); for every listed day and policy, energy within 2 %,
 migrations within 5 %, SLATAH and PDM within 10 % (relative) of the reference.
@@ -6,9 +9,7 @@ migrations within 5 %, SLATAH and PDM within 10 % (relative) of the reference.
 
 from __future__ import annotations
 
-import json
 from functools import cache
-from pathlib import Path
 
 import pytest
 
@@ -17,23 +18,19 @@ from neat.decision.policy import named_policy
 from neat.scenario import cloudsim_standard
 from neat.simulation.engine import Simulation
 from neat.simulation.results import SimulationResult
-from neat.traces import TraceSet, load_planetlab
+from neat.traces import TraceSet, load_planetlab_day, reference_results
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-REFERENCE_FILE = SHARED / "reference" / "cloudsim" / "results.json"
+REFERENCE = reference_results("cloudsim")
 TOLERANCE = {"energy_kwh": 0.02, "migrations": 0.05, "slatah": 0.10, "pdm": 0.10}
 
 
 def _cases() -> list[tuple[str, str]]:
-    if not REFERENCE_FILE.exists():
-        return [("missing", "missing")]
-    reference = json.loads(REFERENCE_FILE.read_text())
-    return [(day, policy) for day in sorted(reference) for policy in sorted(reference[day])]
+    return [(day, policy) for day in sorted(REFERENCE) for policy in sorted(REFERENCE[day])]
 
 
 @cache
 def _traces(day: str) -> TraceSet:
-    return load_planetlab(SHARED / "data" / "planetlab" / day)
+    return load_planetlab_day(day)
 
 
 @cache
@@ -44,8 +41,7 @@ def _run(day: str, policy: str) -> SimulationResult:
 @pytest.mark.parity
 @pytest.mark.parametrize(("day", "policy"), _cases())
 def test_matches_the_reference(day: str, policy: str) -> None:
-    assert REFERENCE_FILE.exists(), f"{REFERENCE_FILE} is missing: the parity tests need ../shared"
-    expected = json.loads(REFERENCE_FILE.read_text())[day][policy]
+    expected = REFERENCE[day][policy]
     ours = _run(day, policy).summary()
     if policy == "npa":
         assert ours["energy_kwh"] == pytest.approx(2410.8, abs=0.1)
