@@ -194,8 +194,14 @@ def modern() -> Scenario:
     8 / 32), assigned round robin.
     """
     core_mips = 2250.0
-    flavors = (("c5.large", 2, 4), ("m5.large", 2, 8), ("r5.large", 2, 16), ("m5.xlarge", 4, 16))
-    flavors += (("r5.xlarge", 4, 32), ("m5.2xlarge", 8, 32))
+    flavors = (
+        ("c5.large", 2, 4),
+        ("m5.large", 2, 8),
+        ("r5.large", 2, 16),
+        ("m5.xlarge", 4, 16),
+        ("r5.xlarge", 4, 32),
+        ("m5.2xlarge", 8, 32),
+    )
     return Scenario(
         name="modern",
         host_types=(
@@ -307,6 +313,7 @@ COST_KEYS = frozenset(
         "bandwidth_share",
         "migration_energy_j_per_mb",
         "migration_energy_j",
+        "migration_resolution_s",
         "power_states",
         "suspend_s",
         "resume_s",
@@ -392,6 +399,7 @@ def costs_from_table(table: dict[str, Any], *, where: str) -> Costs:
         max_rounds=t.number("max_rounds", Interval("int", 0, 1000), m.max_rounds),
         energy_j_per_mb=float(t.number("migration_energy_j_per_mb", Interval("float", 0.0, 1e6), m.energy_j_per_mb)),
         energy_j=float(t.number("migration_energy_j", Interval("float", 0.0, 1e9), m.energy_j)),
+        resolution_s=float(t.number("migration_resolution_s", Interval("float", 0.0, 3600.0), m.resolution_s)),
     )
     return Costs(
         migration=migration,

@@ -17,6 +17,7 @@ for live migration of virtual machines", HPDC 2011): ``E = alpha * MB + beta``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,6 +44,8 @@ class MigrationModel:
     max_rounds : pre-copy rounds before the VM is paused whatever is left (Xen: 30)
     energy_j_per_mb, energy_j : the energy of a migration, ``energy_j_per_mb * MB moved + energy_j``
         (0 and 0: free, as in CloudSim)
+    resolution_s : durations are rounded up to a multiple of this (0: exact), the resolution of the
+        clouds' migration records; it also keeps a simulated round's completion instants few
     """
 
     bandwidth_share: float = MIGRATION_BANDWIDTH_SHARE
@@ -51,6 +54,7 @@ class MigrationModel:
     max_rounds: int = 30
     energy_j_per_mb: float = 0.0
     energy_j: float = 0.0
+    resolution_s: float = 0.0
 
     def transfer(
         self, ram_mb: ArrayLike, link_mbit_s: ArrayLike, utilization: ArrayLike = 0.0
@@ -75,7 +79,10 @@ class MigrationModel:
                 break
             volume = np.where(going, np.minimum(volume * ratio, ram), 0.0)
             moved += volume  # the last round's volume is the one copied while the VM is paused
-        return moved / rate_mb_s, moved
+        seconds = moved / rate_mb_s
+        if self.resolution_s > 0:
+            seconds = np.ceil(seconds / self.resolution_s) * self.resolution_s
+        return seconds, moved
 
     def transfer_one(self, ram_mb: float, link_mbit_s: float, utilization: float) -> tuple[float, float]:
         """:meth:`transfer` of one migration in Python floats (the same arithmetic, for a caller that
@@ -91,7 +98,10 @@ class MigrationModel:
                 break
             volume = min(volume * ratio, ram_mb)
             moved += volume
-        return moved / rate_mb_s, moved
+        seconds = moved / rate_mb_s
+        if self.resolution_s > 0:
+            seconds = math.ceil(seconds / self.resolution_s) * self.resolution_s
+        return seconds, moved
 
     def duration_s(self, ram_mb: ArrayLike, link_mbit_s: ArrayLike, utilization: ArrayLike = 0.0) -> FloatArray:
         """Seconds each migration lasts (see :meth:`transfer`)."""
@@ -105,7 +115,7 @@ class MigrationModel:
 #: CloudSim's model: one copy of the RAM over half the link, no energy of its own.
 CLOUDSIM_MIGRATION = MigrationModel()
 #: Pre-copy with dirtying and the energy of the data moved (see the module's references).
-PRECOPY_MIGRATION = MigrationModel(dirty_rate_mb_s=20.0, energy_j_per_mb=0.512, energy_j=20.165)
+PRECOPY_MIGRATION = MigrationModel(dirty_rate_mb_s=20.0, energy_j_per_mb=0.512, energy_j=20.165, resolution_s=1.0)
 
 
 def migration_time_s(ram_mb: ArrayLike, link_mbit_s: ArrayLike) -> FloatArray:
