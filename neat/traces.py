@@ -215,13 +215,15 @@ class _Samples:
 def load_bitbrains(path: str | Path, *, max_gap_s: float = BITBRAINS_MAX_GAP_S) -> TraceSet:
     """Read Bitbrains GWA-T-12 traces ("fastStorage" or one month of "Rnd"): one CSV file per VM.
 
-    The published format (GWA-T-12, Grid Workloads Archive, TU Delft; Shen, van Beek, Iosup,
-    CCGrid 2015): a header line, then one sample per line, columns separated by ``;`` and a tab,
-    ``Timestamp [ms]; CPU cores; CPU capacity provisioned [MHZ]; CPU usage [MHZ]; CPU usage [%];
-    Memory capacity provisioned [KB]; Memory usage [KB]; Disk read throughput [KB/s]; Disk write
-    throughput [KB/s]; Network received throughput [KB/s]; Network transmitted throughput [KB/s]``,
-    about every 300 s. Despite its header the published timestamps are Unix seconds; a timestamp of
-    1e11 or more is read as milliseconds. Whitespace around fields is ignored.
+    The published format (GWA-T-12 Bitbrains, the Grid Workloads Archive, TU Delft,
+    http://gwa.ewi.tudelft.nl/datasets/gwa-t-12-bitbrains; Shen, van Beek and Iosup, "Statistical
+    characterization of business-critical workloads hosted in cloud datacenters", CCGrid 2015): a
+    header line, then one sample per line, columns separated by ``;`` and a tab, ``Timestamp [ms];
+    CPU cores; CPU capacity provisioned [MHZ]; CPU usage [MHZ]; CPU usage [%]; Memory capacity
+    provisioned [KB]; Memory usage [KB]; Disk read throughput [KB/s]; Disk write throughput [KB/s];
+    Network received throughput [KB/s]; Network transmitted throughput [KB/s]``, about every 300 s.
+    Despite its header the published timestamps are Unix seconds; a timestamp of 1e11 or more is
+    read as milliseconds. Whitespace around fields is ignored.
 
     Both resources are replayed: ``CPU usage [%]`` / 100 is the utilization, ``Memory usage [KB]`` /
     1024 the memory in MB (:attr:`TraceSet.memory_mb`). The other columns are not read.
@@ -369,8 +371,8 @@ def load_azure(path: str | Path, *, reading: str = "avg") -> TraceSet:
 
     The published format (github.com/Azure/AzurePublicDataset, AzurePublicDatasetV1.md and V2.md;
     Cortez et al., "Resource Central", SOSP 2017): CSV files without a header, optionally gzipped,
-    one reading per line, ``timestamp (s, from 0), VM id, min CPU, max CPU, avg CPU``, the CPU as
-    a percent over the 5 minutes before the timestamp, every :data:`AZURE_INTERVAL_S` seconds.
+    one reading per line, ``timestamp (s, from 0), VM id, min CPU, max CPU, avg CPU``, the CPU
+    utilization during each 5 minutes as a percent, every :data:`AZURE_INTERVAL_S` seconds.
 
     VMs come and go, so a rule is needed: the span is from the first to the last timestamp of all the
     files read, and only the VMs with a reading at every step of it are kept (a VM that starts late,
