@@ -31,7 +31,16 @@ Example::
     exclude_metadata_key = "neat:exclude"     # a VM tagged with it is never moved
 
     [retention]
-    max_age_s = 604800
+    max_age_s = 604800                        # samples older are deleted (never a detector's window)
+
+    [samples]                                 # what the global manager reads of the samples
+    max_age_s = 9600                          # older samples are not read (default: the window + 2 collections)
+    stale_s = 900                             # a host or VM whose newest sample is older has no history (3 collections)
+    max_clock_skew_s = 60                     # samples stamped later than now + this are ignored (a clock ahead)
+
+    [service]
+    lease_ttl_s = 120                         # a standby takes over this long after the active manager stopped renewing
+    plan_expiry_s = 900                       # neat apply refuses an older plan (default: 3 decision intervals)
 
     [hosts]                                   # what the decision knows of the hosts
     core_mips = 2000                          # CPU of one core (hosts' cores and VMs' vCPUs alike)
@@ -143,6 +152,30 @@ class ServiceConfig:
     power: PowerSettings = field(default_factory=PowerSettings)
     power_hosts: dict[str, dict[str, Any]] = field(default_factory=dict)
     source: str = "<defaults>"
+    lease_ttl_s: float = 120.0
+    plan_expiry: float | None = None
+    sample_max_age: float | None = None
+    sample_stale: float | None = None
+    max_clock_skew_s: float = 60.0
+
+    @property
+    def plan_expiry_s(self) -> float:
+        """How long a stored plan may be applied: ``[service] plan_expiry_s``, else 3 decision intervals."""
+        return self.plan_expiry if self.plan_expiry is not None else 3 * self.decide_interval_s
+
+    @property
+    def sample_max_age_s(self) -> float:
+        """Samples older than this are not read: ``[samples] max_age_s``, else the detectors' window
+        of collections and two more."""
+        if self.sample_max_age is not None:
+            return self.sample_max_age
+        return (self.history_window + 2) * self.collect_interval_s
+
+    @property
+    def sample_stale_s(self) -> float:
+        """A host or VM whose newest sample is older than this has no history: ``[samples] stale_s``,
+        else 3 collection intervals."""
+        return self.sample_stale if self.sample_stale is not None else 3 * self.collect_interval_s
 
     def policy(self) -> Policy:
         """The configured policy, built with neat's semantics (the mode every service runs)."""
@@ -184,16 +217,27 @@ class ServiceConfig:
         return masked_url(self.database_url)
 
 
+def default_cloud() -> str:
+    """The cloud when the configuration names none: ``$OS_CLOUD``, else ``envvars`` (the ``OS_*`` variables)."""
+    return os.environ.get("OS_CLOUD") or "envvars"
+
+
 def load_config(path: str | Path | None = None) -> ServiceConfig:
     """Read the configuration from ``path``, else ``$NEAT_CONFIG``, else use the defaults."""
     chosen = path or os.environ.get(CONFIG_ENV)
     if not chosen:
-        return ServiceConfig()
+        return ServiceConfig(cloud=default_cloud())
     file = Path(chosen)
     try:
-        doc = tomllib.loads(file.read_text())
+        doc = tomllib.loads(file.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{file}: no such configuration file") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{file}: is a folder, not a configuration file") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{file}: not a text file (byte {exc.start} is not UTF-8); expected TOML") from None
+    except OSError as exc:
+        raise ConfigError(f"{file}: cannot be read ({exc.strerror or exc})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{file}: not valid TOML ({exc})") from None
     try:
@@ -211,6 +255,8 @@ SECTIONS: dict[str, frozenset[str] | set[str] | None] = {
     "algorithms": {"policy", "overload", "selection", "placement", "underload"},
     "limits": None,  # checked by limits_from_table
     "retention": {"max_age_s"},
+    "samples": {"max_age_s", "stale_s", "max_clock_skew_s"},
+    "service": {"lease_ttl_s", "plan_expiry_s"},
     "hosts": HOST_KEYS,
     "power": {
         "min_awake_s",
@@ -247,16 +293,22 @@ def _from_document(doc: dict[str, Any], source: str) -> ServiceConfig:
         raise ConfigError(f"{source}: [database] url is not a database URL") from None
     intervals = section("intervals")
     retention = section("retention")
+    samples = section("samples")
+    service = section("service")
     power = section("power")
+
+    def optional(reader: TableReader, key: str, constraint: Interval) -> float | None:
+        return float(reader.number(key, constraint)) if key in reader else None
+
     config = ServiceConfig(
         database_url=url,
-        cloud=section("openstack").text("cloud", "envvars"),
+        cloud=section("openstack").text("cloud", default_cloud()),
         collect_interval_s=float(intervals.number("collect_s", Interval("float", 1.0, _DAY_S), 300.0)),
         decide_interval_s=float(intervals.number("decide_s", Interval("float", 1.0, _DAY_S), 300.0)),
         history_window=intervals.number("history_window", Interval("int", 1, 10_000), 30),
         policy_spec=_policy_spec(section("algorithms"), source),
         limits=limits_from_table(doc.get("limits", {}), where=f"{source}: [limits]", defaults=SERVICE_DEFAULTS),
-        retention_max_age_s=float(retention.number("max_age_s", Interval("float", 0.0, 3650 * _DAY_S), 7 * _DAY_S)),
+        retention_max_age_s=float(retention.number("max_age_s", Interval("float", 60.0, 3650 * _DAY_S), 7 * _DAY_S)),
         profiles=_profiles(section("hosts"), source),
         power=PowerSettings(
             min_awake_s=float(power.number("min_awake_s", Interval("float", 0.0, 365 * _DAY_S), 1800.0)),
@@ -269,7 +321,17 @@ def _from_document(doc: dict[str, Any], source: str) -> ServiceConfig:
         ),
         power_hosts=dict(power.subtable("hosts")),
         source=source,
+        lease_ttl_s=float(service.number("lease_ttl_s", Interval("float", 10.0, _DAY_S), 120.0)),
+        plan_expiry=optional(service, "plan_expiry_s", Interval("float", 1.0, 30 * _DAY_S)),
+        sample_max_age=optional(samples, "max_age_s", Interval("float", 1.0, 3650 * _DAY_S)),
+        sample_stale=optional(samples, "stale_s", Interval("float", 1.0, 3650 * _DAY_S)),
+        max_clock_skew_s=float(samples.number("max_clock_skew_s", Interval("float", 0.0, _DAY_S), 60.0)),
     )
+    if config.retention_max_age_s < config.sample_max_age_s:
+        raise ConfigError(
+            f"{source}: [retention] max_age_s ({config.retention_max_age_s:g} s) is shorter than the samples the "
+            f"decision reads ([samples] max_age_s, {config.sample_max_age_s:g} s): raise it, or lower the other"
+        )
     # build once so that a bad algorithm name or parameter is reported at load time
     config.policy()
     config.power_drivers(check_environment=False)
@@ -362,5 +424,6 @@ __all__ = [
     "HostProfile",
     "PowerSettings",
     "ServiceConfig",
+    "default_cloud",
     "load_config",
 ]

@@ -62,3 +62,16 @@ def parse_component(spec: str, option: str) -> tuple[str, dict[str, Any]]:
         except tomllib.TOMLDecodeError:
             params[key.strip()] = raw.strip()
     return name.strip(), params
+
+
+def configure_logging(ctx: click.Context | None, *, default_level: str) -> None:
+    """Set up the service's logs from the global ``--log-level``/``--log-file``/``--log-format``,
+    unless the group already did (it does when any was given)."""
+    from neat.logs import setup_logging
+
+    root = ctx.find_root() if ctx is not None else None
+    options = root.meta.get("neat.log") if root is not None else None
+    if options is not None and options.get("configured"):
+        return
+    given = options or {}
+    setup_logging(given.get("level") or default_level, given.get("file"), given.get("format") or "logfmt")

@@ -26,6 +26,8 @@ from neat.db.models import Base
 
 __all__ = [
     "DEFAULT_DATABASE_URL",
+    "missing_sqlite_file",
+    "schema_problem",
     "MIGRATIONS_DIR",
     "MigrationError",
     "URL_ENV",
@@ -120,3 +122,38 @@ def check(target: str | URL | Engine | None = None) -> list[Any]:
     with _transaction(target) as connection:
         context = MigrationContext.configure(connection, opts=context_options(connection.dialect.name))
         return list(compare_metadata(context, Base.metadata))
+
+
+def missing_sqlite_file(url: str | URL) -> bool:
+    """A SQLite URL naming a file that does not exist (connecting would create it)."""
+    from neat.db.engine import normalize_url
+
+    parsed = normalize_url(url)
+    database = parsed.database or ""
+    in_memory = database in ("", ":memory:") or database.startswith("file:")
+    return parsed.get_backend_name() == "sqlite" and not in_memory and not Path(database).exists()
+
+
+def schema_problem(url: str | URL) -> str | None:
+    """None if the database at ``url`` is migrated to head; else what is wrong and what to run.
+
+    Never creates a SQLite file that does not exist.
+    """
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from neat.db.engine import masked_url
+
+    shown = masked_url(url)
+    if missing_sqlite_file(url):
+        return f"{shown}: no database file; create it with 'neat db upgrade'"
+    try:
+        revision = current(url)
+    except SQLAlchemyError as exc:
+        detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        return f"{shown}: cannot connect ({detail})"
+    newest = head()
+    if revision is None:
+        return f"{shown}: the database is not migrated; run 'neat db upgrade'"
+    if revision != newest:
+        return f"{shown}: the schema is at revision {revision}, this neat needs {newest}; run 'neat db upgrade'"
+    return None

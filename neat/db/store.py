@@ -564,6 +564,15 @@ class Store:
             n_valid = np.bincount(row, minlength=n).astype(np.intp)
         return SampleWindow(tuple(names), utilization, n_valid, recorded_at)
 
+    def count_samples(self, *, after: datetime) -> int:
+        """How many host and VM samples are stamped after ``after`` (e.g. by a clock running ahead)."""
+        newest = _timestamp(after, "after")
+        with self._engine.connect() as conn:
+            return sum(
+                int(conn.execute(select(func.count()).where(table.c.recorded_at > newest)).scalar_one())
+                for table in (HOST_SAMPLES, VM_SAMPLES)
+            )
+
     def prune_samples(self, *, max_age_s: float, keep_samples: int, now: datetime | None = None) -> PruneResult:
         """Delete samples older than ``max_age_s``, but never one of the newest ``keep_samples`` of a host/VM.
 
@@ -731,18 +740,18 @@ class Store:
     def finish_action(
         self,
         action_id: int,
-        status: Literal["succeeded", "failed"],
+        status: Literal["succeeded", "failed", "cancelled"],
         *,
         error: str | None = None,
         duration_s: float | None = None,
         at: datetime | None = None,
     ) -> ActionRecord:
-        """``pending``/``running`` -> ``succeeded``/``failed``, finished at ``at``.
+        """``pending``/``running`` -> ``succeeded``/``failed`` (or ``pending`` -> ``cancelled``), finished at ``at``.
 
         ``duration_s`` defaults to ``at - started_at`` (``None`` if it never started); pass a
         measured (monotonic) duration to record that instead.
         """
-        check_choice("Store.finish_action", "status", status, ("succeeded", "failed"))
+        check_choice("Store.finish_action", "status", status, ("succeeded", "failed", "cancelled"))
         if duration_s is not None and (not math.isfinite(duration_s) or duration_s < 0):
             raise ValueError(
                 f"The 'duration_s' of Store.finish_action must be a float in [0, inf). Got {duration_s!r} instead."
@@ -751,7 +760,12 @@ class Store:
         values: dict[str, Any] = {"finished_at": now, "error": error}
         if duration_s is not None:
             values["duration_s"] = float(duration_s)
-        return self._transition(action_id, ("pending", "running"), status, values)
+        sources = ("pending",) if status == "cancelled" else ("pending", "running")
+        return self._transition(action_id, sources, status, values)
+
+    def note_action(self, action_id: int, error: str) -> ActionRecord:
+        """Record ``error`` on a running action that stays running (its outcome is not known yet)."""
+        return self._transition(action_id, ("running",), "running", {"error": error})
 
     def cancel_pending(self, plan_id: int, *, reason: str | None = None, at: datetime | None = None) -> int:
         """Mark every pending action of a plan ``cancelled`` (with ``reason`` as its error); returns how many."""

@@ -21,62 +21,11 @@ from neat.decision.limits import SERVICE_DEFAULTS
 from neat.decision.policy import parse_policy
 from neat.local_manager.loop import HostSample, VmSample
 from neat.local_manager.sinks import StoreSink
-from neat.openstack.records import ComputeHost, Server, ServerGroup
+from neat.openstack.records import ServerGroup
 from neat.service.global_manager import GlobalManager
-from tests.execution.fakes import FakeCloud
+from tests.service.fakes import FakeNova
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
-
-
-class FakeNova(FakeCloud):
-    """FakeCloud plus the inventory reads of the global manager: hosts of 4 vCPUs and 8 GB, servers
-    of 1 vCPU and 512 MB unless ``flavors`` (server -> (vCPUs, RAM MB)) says otherwise."""
-
-    def __init__(self, placement, groups=(), flavors=None, aggregates=None, **kw):
-        super().__init__(placement, **kw)
-        self.groups = list(groups)
-        self.flavors = dict(flavors or {})
-        self._aggregates = dict(aggregates or {})
-        self.aggregate_reads = 0
-
-    def hosts(self):
-        names = sorted({*self.placement.values(), "c1", "c2", "c3"})
-        return [
-            ComputeHost(
-                name=n,
-                service_id=n,
-                service_status="disabled" if n in self.disabled else "enabled",
-                service_state="up",
-                vcpus=4,
-                memory_mb=8192,
-            )
-            for n in names
-        ]
-
-    def servers(self, host=None):
-        return [
-            Server(
-                id=s,
-                name=s,
-                host=h,
-                status="ACTIVE",
-                vcpus=self.flavors.get(s, (1, 512))[0],
-                ram_mb=self.flavors.get(s, (1, 512))[1],
-                server_groups=self._groups_of(s),
-            )
-            for s, h in sorted(self.placement.items())
-            if host is None or h == host
-        ]
-
-    def server_groups(self):
-        return self.groups
-
-    def aggregates(self):
-        self.aggregate_reads += 1
-        return self._aggregates
-
-    def _groups_of(self, server):
-        return tuple(g.id for g in self.groups if server in g.members)
 
 
 @pytest.fixture
@@ -161,13 +110,15 @@ def test_a_rejected_migration_is_recorded_and_the_source_stays_enabled(store):
     assert not nova.disabled
 
 
-def test_only_one_global_manager_acts(store):
+def test_only_one_global_manager_acts_and_a_dry_run_needs_no_lease(store):
     nova = FakeNova(six_vms_on_three_hosts())
     first, second = manager(store, nova), manager(store, nova)
     second.holder = "standby"
-    assert first.cycle(dry_run=True, now=NOW).plan is not None
-    result = second.cycle(dry_run=True, now=NOW + timedelta(seconds=1))
-    assert result.plan is None and "lease" in result.note
+    assert first.cycle(now=NOW).plan is not None
+    result = second.cycle(now=NOW + timedelta(seconds=1))
+    assert result.plan is None and "lease" in result.note and first.holder in result.note
+    proposal = second.cycle(dry_run=True, now=NOW + timedelta(seconds=2))
+    assert proposal.plan is not None and proposal.plan.dry_run and proposal.plan.claimed_by is None
 
 
 def test_no_samples_no_moves(store):
