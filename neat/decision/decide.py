@@ -352,6 +352,8 @@ def _select_until_relieved(rnd: _Round) -> IntArray:
     sources_of = inputs.vm_host[selected]
     np.subtract.at(rnd.used_cpu, sources_of, rnd.capped[selected])
     np.subtract.at(rnd.used_ram, sources_of, rnd.vm_ram[selected])
+    # an over-subscribed source's use was capped at its capacity: what is left is at least nothing
+    np.maximum(rnd.used_cpu, 0.0, out=rnd.used_cpu)
     return selected
 
 

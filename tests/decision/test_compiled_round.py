@@ -85,3 +85,32 @@ def test_compiled_creation_places_as_the_numpy_creation(mode: Mode, monkeypatch:
     monkeypatch.setattr(creation_module, "compiled_round", lambda _policy: False)
     np.testing.assert_array_equal(compiled, creation_module.place_at_creation(*args))
     assert (compiled >= 0).all()
+
+
+@pytest.mark.parametrize("mode", [CLOUDSIM, NEAT], ids=lambda m: m.name)
+def test_an_over_subscribed_host_is_relieved_on_both_paths(mode: Mode, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Four busy 1000 MIPS VMs on a 2000 MIPS host (demand capped at its capacity): the VMs leaving it
+    carry more than the capped use, which must leave nothing, not a negative use, on either path."""
+    hosts = HostTable(
+        cpu_mips=np.full(4, 2000.0),
+        pe_mips=np.full(4, 1000.0),
+        ram_mb=np.full(4, 8192.0),
+        power_w=np.tile(HP_PROLIANT_ML110_G4_W, (4, 1)),
+    )
+    inputs = DecisionInputs(
+        hosts=hosts,
+        vm_host=np.array([0, 0, 0, 0, 1], dtype=np.intp),
+        vm_mips=np.full(5, 1000.0),
+        vm_ram_mb=np.full(5, 512.0),
+        vm_history=np.tile(np.array([1.0, 1.0, 1.0, 1.0, 0.2])[:, None], (1, 30)),
+        vm_n_valid=np.full(5, 30, dtype=np.intp),
+        vm_migration_time_s=np.full(5, 8.192),
+        interval_s=300.0,
+    )
+    policy = build_policy(custom_spec(Component("thr", {"threshold": 0.8}), Component("mmt"), Component("pabfd")), mode)
+    compiled = decide(inputs, policy)
+    monkeypatch.setattr(decide_module, "compiled_round", lambda _policy: False)
+    reference = decide(inputs, policy)
+    assert compiled.overloaded[0] and (compiled.sources == 0).sum() >= 3
+    for field in ("vms", "sources", "targets", "groups"):
+        np.testing.assert_array_equal(getattr(compiled, field), getattr(reference, field), err_msg=field)
