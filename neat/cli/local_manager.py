@@ -83,6 +83,13 @@ def resolve_sink_factory(obj: Any) -> Callable[[Any], SampleSink]:
     help="Seconds between collections. Default: [intervals] collect_s of the configuration.",
 )
 @click.option("--once", is_flag=True, help="Collect and write one batch, print it, and exit.")
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="Serve Prometheus metrics on this port (off by default).",
+)
+@click.option("--metrics-address", default="127.0.0.1", show_default=True, help="The address metrics are served on.")
 @click.pass_context
 def local_manager_cmd(
     ctx: click.Context,
@@ -93,13 +100,24 @@ def local_manager_cmd(
     replay_path: Path | None,
     interval_s: float | None,
     once: bool,
+    metrics_port: int | None,
+    metrics_address: str,
 ) -> None:
     """Collect this compute host's CPU utilization and its VMs' into the database, every interval."""
+    from neat.cli.options import configure_logging
     from neat.config import ConfigError, load_config
 
     if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-        logging.getLogger("apscheduler").setLevel(logging.WARNING)  # not two lines per interval
+        configure_logging(ctx, default_level="info")
+    metrics = None
+    if metrics_port is not None:
+        from neat.metrics import LocalManagerMetrics, serve
+
+        metrics = LocalManagerMetrics()
+        try:
+            serve(metrics, metrics_port, metrics_address)
+        except OSError as exc:
+            raise click.ClickException(f"cannot serve metrics on {metrics_address}:{metrics_port}: {exc}") from None
     try:
         config = load_config(config_path)
     except ConfigError as exc:
@@ -116,7 +134,7 @@ def local_manager_cmd(
         from neat.local_manager.replay import ReplaySource
 
         source = ReplaySource(_load_traces(replay_path))
-        manager = LocalManager(source, source, sink, host_name=name)
+        manager = LocalManager(source, source, sink, host_name=name, metrics=metrics)
         click.echo(f"replaying {source.traces.n_vms} VMs from {replay_path} as host {name}", err=True)
     else:
         from neat.local_manager.libvirt_source import LibvirtSource
@@ -124,7 +142,7 @@ def local_manager_cmd(
 
         vms = LibvirtSource(libvirt_uri)
         closers.append(vms.close)
-        manager = LocalManager(ProcStatSource(vms.host_capacity, proc_stat), vms, sink, host_name=name)
+        manager = LocalManager(ProcStatSource(vms.host_capacity, proc_stat), vms, sink, host_name=name, metrics=metrics)
     try:
         if once:
             _once(manager, baseline_needed=replay_path is None)
@@ -151,13 +169,20 @@ def _once(manager: LocalManager, *, baseline_needed: bool) -> None:
         batch = manager.collect_once()
     if batch is None:
         raise click.ClickException("nothing was written (the log above says why)")
+    if batch.stored_nothing:
+        raise click.ClickException(
+            f"nothing was stored: the inventory does not know host {batch.host.host!r} nor its "
+            f"{len(batch.vms)} VM(s) yet; the global manager syncs it from Nova (run 'neat plan' once), "
+            "and the host name must be Nova's (--host-name)"
+        )
     host = batch.host
     click.echo(
         f"{host.host} {host.timestamp.isoformat(timespec='seconds')} host {host.utilization:.1%} "
         f"of {host.cpu_cores} CPUs ({host.cpu_mhz:g} MHz), {len(batch.vms)} VMs"
     )
     for vm in batch.vms:
-        click.echo(f"  {vm.uuid} {vm.utilization:.1%} of {vm.vcpus} vCPUs")
+        note = " (not stored: unknown to the inventory)" if vm.uuid in batch.skipped else ""
+        click.echo(f"  {vm.uuid} {vm.utilization:.1%} of {vm.vcpus} vCPUs{note}")
 
 
 def _forever(manager: LocalManager, interval_s: float) -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -194,17 +194,21 @@ def report_cmd(
             raise DataError(f"--cache {root}: cannot create the cache folder ({exc.strerror or exc})") from None
         cache = ResultCache(root)
 
+    workers = 0 if scheduler else min(jobs or _cpu_count(), len(days) * len(chosen))
     try:
-        run = _run_with_progress(
-            days,
-            chosen,
-            scenario,
-            sim_mode,
-            seed=seed,
-            cache=cache,
-            jobs=jobs or _cpu_count(),
-            scheduler=scheduler,
-            quiet=quiet,
+        run = _interruptible(
+            lambda: _run_with_progress(
+                days,
+                chosen,
+                scenario,
+                sim_mode,
+                seed=seed,
+                cache=cache,
+                jobs=jobs or _cpu_count(),
+                scheduler=scheduler,
+                quiet=quiet,
+            ),
+            local_workers=workers,
         )
     except CellFailed as exc:
         if isinstance(exc.error, CapacityError):
@@ -243,6 +247,71 @@ def report_cmd(
     for best in document.best:
         click.echo(f"  {best.sentence}")
     click.echo(f"Report: {out_dir / 'report.html'}")
+
+
+#: Exit status after Ctrl-C (128 + SIGINT), as shells report it.
+INTERRUPTED_EXIT = 130
+#: At most this long, Ctrl-C waits for the worker processes to start (they inherit its being ignored).
+WORKER_START_S = 3.0
+
+
+def _interruptible(run: Callable[[], MatrixRun], *, local_workers: int) -> MatrixRun:
+    """Run the matrix so that Ctrl-C stops it quietly.
+
+    The worker processes start with Ctrl-C ignored (a disposition they inherit, so Python installs
+    no KeyboardInterrupt in them): whatever they are doing, even importing, they print no traceback.
+    This process ignores it only while they start (``local_workers`` of them, at most a few seconds),
+    then Ctrl-C stops it: the workers are terminated, the cells finished so far stay in the cache,
+    and the command exits with status 130.
+    """
+    import multiprocessing
+    import signal
+    import threading
+
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["run"] = run()
+        except BaseException as exc:
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=target, name="neat-report-matrix", daemon=True)
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if local_workers else None
+    worker.start()
+    try:
+        if previous is not None:
+            deadline = time.monotonic() + WORKER_START_S
+            while (
+                worker.is_alive()
+                and len(multiprocessing.active_children()) < local_workers
+                and time.monotonic() < deadline
+            ):
+                time.sleep(0.01)
+            signal.signal(signal.SIGINT, previous)
+        while worker.is_alive():
+            worker.join(0.2)
+    except KeyboardInterrupt:
+        # workers started while this runs are stopped too
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            children = multiprocessing.active_children()
+            for child in children:
+                child.terminate()
+            for child in children:
+                child.join(5)
+            if not worker.is_alive() and not multiprocessing.active_children():
+                break
+            worker.join(0.2)
+        click.echo("interrupted: the cells finished so far are cached; the same command goes on from there", err=True)
+        raise SystemExit(INTERRUPTED_EXIT) from None
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+    if "error" in outcome:
+        raise outcome["error"]
+    result: MatrixRun = outcome["run"]
+    return result
 
 
 def _version() -> str:

@@ -12,10 +12,11 @@ import logging
 import math
 import socket
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from algorithms._validation import Interval, check_value
 
@@ -118,18 +119,26 @@ class VmSample:
 
 @dataclass(frozen=True)
 class Collected:
-    """One interval's batch, as written to the sink."""
+    """One interval's batch, as written to the sink; ``skipped``: the names it did not store (the
+    inventory does not know them yet)."""
 
     host: HostSample
     vms: tuple[VmSample, ...]
+    skipped: tuple[str, ...] = ()
+
+    @property
+    def stored_nothing(self) -> bool:
+        """Whether the sink stored none of the batch (the host and every VM were skipped)."""
+        return self.host.host in self.skipped and all(v.uuid in self.skipped for v in self.vms)
 
 
 class SampleSink(Protocol):
     """Where batches go (the database in the service)."""
 
-    def write(self, host: HostSample, vms: Sequence[VmSample]) -> None:
+    def write(self, host: HostSample, vms: Sequence[VmSample]) -> Sequence[str] | None:
         """Store one interval's host sample and VM samples in one transaction; raise on failure
-        (nothing of the batch is stored then)."""
+        (nothing of the batch is stored then). Returns the names it skipped (unknown to the
+        inventory), None or empty when it stored everything."""
         ...
 
 
@@ -179,6 +188,7 @@ class LocalManager:
         clock: Callable[[], datetime] = utc_now,
         *,
         host_name: str | None = None,
+        metrics: Any = None,
     ) -> None:
         self.source_host = source_host
         self.source_vms = source_vms
@@ -188,17 +198,50 @@ class LocalManager:
         self.intervals = 0
         self.writes = 0
         self.failures = 0
+        self.metrics = metrics
+        self._skipped: frozenset[str] = frozenset()
+
+    def _failed(self) -> None:
+        self.failures += 1
+        if self.metrics is not None:
+            self.metrics.collect_failures.inc()
+
+    def _report_skipped(self, skipped: Sequence[str], total: int) -> None:
+        """Log the names the inventory does not know once, when they change (then at DEBUG)."""
+        names = frozenset(skipped)
+        if names and names != self._skipped:
+            shown = ", ".join(sorted(names)[:5]) + (" ..." if len(names) > 5 else "")
+            log.warning(
+                "%d of %d samples not stored: the inventory does not know them yet (the global manager syncs "
+                "it from Nova): %s",
+                len(names),
+                total,
+                shown,
+            )
+        elif names:
+            log.debug("%d samples still not stored (unknown to the inventory)", len(names))
+        elif self._skipped:
+            log.info("every sample is stored again")
+        self._skipped = names
 
     def collect_once(self) -> Collected | None:
         """Read both sources and write one batch. Returns the batch written, or None when nothing
         was written (a source or the sink failed, or the host source had no reading yet). Never
         raises: failures are logged."""
+        started = time.monotonic()
+        try:
+            return self._collect()
+        finally:
+            if self.metrics is not None:
+                self.metrics.collect_duration.observe(time.monotonic() - started)
+
+    def _collect(self) -> Collected | None:
         self.intervals += 1
         try:
             timestamp = self.clock()
         except Exception:
             log.exception("the clock failed; interval skipped")
-            self.failures += 1
+            self._failed()
             return None
         # Both sources are read even when one fails, so that their baselines move together.
         vms: tuple[VmSample, ...] | None
@@ -214,7 +257,7 @@ class LocalManager:
             log.error("reading the host failed (%s: %s); interval skipped", type(exc).__name__, exc)
             host, host_failed = None, True
         if vms is None or host_failed:
-            self.failures += 1
+            self._failed()
             return None
         if host is None:
             log.info("no host utilization for this interval (first reading or counters reset); nothing written")
@@ -223,10 +266,10 @@ class LocalManager:
             sample = HostSample(self.host_name, timestamp, host.utilization, host.cpu_mhz, host.cpu_cores)
         except ValueError as exc:
             log.error("the host sample of this interval is invalid (%s); interval skipped", exc)
-            self.failures += 1
+            self._failed()
             return None
         try:
-            self.sink.write(sample, vms)
+            skipped = tuple(self.sink.write(sample, vms) or ())
         except Exception as exc:
             log.error(
                 "writing %d VM samples of %s failed (%s: %s); the next interval goes on",
@@ -235,17 +278,25 @@ class LocalManager:
                 type(exc).__name__,
                 exc,
             )
-            self.failures += 1
+            self._failed()
             return None
+        self._report_skipped(skipped, len(vms) + 1)
         self.writes += 1
+        stored_vms = sum(v.uuid not in skipped for v in vms)
+        if self.metrics is not None:
+            self.metrics.samples_written.labels(kind="host").inc(0 if self.host_name in skipped else 1)
+            self.metrics.samples_written.labels(kind="vm").inc(stored_vms)
+            self.metrics.samples_skipped.inc(len(skipped))
+            self.metrics.last_write.set(time.time())
         log.info(
-            "wrote %s at %s: host %.1f%%, %d VMs",
+            "wrote %s at %s: host %.1f%%, %d of %d VMs",
             self.host_name,
             timestamp.isoformat(timespec="seconds"),
             100 * host.utilization,
+            stored_vms,
             len(vms),
         )
-        return Collected(sample, vms)
+        return Collected(sample, vms, skipped)
 
     def run(self, interval_s: float, stop_event: threading.Event | None = None) -> None:
         """Collect now and then every ``interval_s`` seconds until ``stop_event`` is set (forever

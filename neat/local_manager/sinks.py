@@ -16,21 +16,20 @@ class StoreSink:
     """Writes a host's sample and its VMs' samples with :meth:`neat.db.store.Store.record_samples`.
 
     Hosts and VMs the inventory does not know yet (the global manager syncs it from Nova) are
-    skipped and logged rather than failing the whole round.
+    skipped rather than failing the whole round; :meth:`write` returns them (the local manager
+    logs them once, when they change).
     """
 
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    def write(self, host: HostSample, vms: Sequence[VmSample]) -> None:
-        skipped = self.store.record_samples(
+    def write(self, host: HostSample, vms: Sequence[VmSample]) -> list[str]:
+        return self.store.record_samples(
             host.timestamp,
             hosts={host.host: host.utilization},
             vms={v.uuid: v.utilization for v in vms},
             on_unknown="skip",
         )
-        if skipped:
-            log.info("not in the inventory yet, skipped: %s", ", ".join(skipped))
 
 
 def make_sink(config: ServiceConfig) -> StoreSink:

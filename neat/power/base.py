@@ -111,7 +111,8 @@ class PowerDriver(ABC):
     """
 
     PARAMETERS: ClassVar[dict[str, Constraint]] = {
-        "host": Text("the compute host's name"),
+        # never an option to a command it may reach (ssh -oProxyCommand=...)
+        "host": Text("the compute host's name, not starting with '-'", pattern=r"[^-\s][^\s]*"),
     }
 
     host: str

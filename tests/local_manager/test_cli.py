@@ -135,3 +135,40 @@ def test_help_lists_the_options():
     for option in ("--config", "--libvirt-uri", "--host-name", "--proc-stat", "--replay", "--interval-s", "--once"):
         assert option in result.output
     assert "qemu:///system" in result.output
+
+
+def test_once_without_an_inventory_says_nothing_was_stored(tmp_path):
+    """A replay whose VMs (and host) Nova's inventory does not know: the database sink skips them
+    all, and --once says so instead of reporting success."""
+    from neat.db import migrate
+    from neat.db.store import Store
+    from neat.local_manager.sinks import StoreSink
+
+    url = f"sqlite:///{tmp_path / 'neat.db'}"
+    migrate.upgrade(url)
+    store = Store.from_url(url)
+    obj = {"sink_factory": lambda config: StoreSink(store)}
+    day = str(planetlab_day(tmp_path / "day"))
+    result = CliRunner().invoke(local_manager_cmd, ["--replay", day, "--host-name", "demo-1", "--once"], obj=obj)
+    assert result.exit_code == 1, result.output
+    assert "nothing was stored: the inventory does not know host 'demo-1' nor its 2 VM(s)" in result.output
+    assert store.host_windows(1).names == ()
+    store.close()
+
+
+def test_samples_unknown_to_the_inventory_are_logged_once_not_every_interval(tmp_path, caplog):
+    from neat.local_manager.replay import ReplaySource
+    from neat.traces import load_traces
+
+    class Skipping:
+        def write(self, host, vms):
+            return [v.uuid for v in vms]
+
+    source = ReplaySource(load_traces(planetlab_day(tmp_path / "day")))
+    manager = LocalManager(source, source, Skipping(), host_name="h")
+    with caplog.at_level("DEBUG", logger="neat.local_manager.loop"):
+        for _ in range(5):
+            manager.collect_once()
+    warnings = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "2 of 3 samples not stored" in warnings[0].getMessage()
+    assert all(replay_uuid("vm-a") not in r.getMessage() for r in caplog.records if r.levelname == "INFO")

@@ -191,3 +191,11 @@ def test_a_driver_whose_module_cannot_load_is_reported_for_its_host(monkeypatch:
 def test_a_table_that_is_not_a_table_is_refused() -> None:
     with pytest.raises(PowerConfigError, match="must be a table of keys; got str"):
         build_driver("compute-1", "redfish")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("driver", ["wol", "noop"])
+def test_a_host_name_never_starts_with_a_dash(driver):
+    """The table's name becomes the ssh target when ssh_host is unset: it must not read as an option."""
+    table = {"driver": driver} | ({"mac": "00:11:22:33:44:55"} if driver == "wol" else {})
+    with pytest.raises(PowerConfigError, match=r"The 'host' parameter of \w+ \(host '-oProxyCommand=x'\)"):
+        build_driver("-oProxyCommand=x", table)
