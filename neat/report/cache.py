@@ -3,18 +3,23 @@
 One compressed ``.npz`` file per cell, named by a SHA-256 key over everything that decides the
 result: the trace content hash, the policy (name and every effective parameter of its detector,
 selector and placer), the mode, the scenario (its content: host and VM types, power tables,
-interval), the seed and the neat version. Files are written to a temporary name and renamed, so
-an interrupted run leaves whole entries or none; an unreadable entry counts as a miss.
+interval), the seed, the neat version and a hash of the installed source of ``neat`` and
+``algorithms`` (:func:`source_hash`), so editing an algorithm invalidates its cached results.
+Files are written to a temporary name and renamed, so an interrupted run leaves whole entries or
+none; an unreadable entry counts as a miss.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
+import importlib.util
 import json
 import os
 import tempfile
 import zipfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +33,38 @@ from neat.scenario import Scenario
 
 #: Bumped when the entry layout changes; part of every key.
 CACHE_FORMAT = 3
+#: The packages whose source is part of every key.
+SOURCE_PACKAGES = ("algorithms", "neat")
 
 
 def default_cache_dir() -> Path:
     """``$XDG_CACHE_HOME/neat/results``, or ``~/.cache/neat/results``."""
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "neat" / "results"
+
+
+def hash_sources(roots: Iterable[Path]) -> str:
+    """SHA-256 (hex) over every ``.py`` file under ``roots``: each file's path relative to its root
+    and its bytes, in sorted order, so equal trees hash alike wherever they are installed."""
+    digest = hashlib.sha256()
+    for root in roots:
+        files = sorted(root.rglob("*.py"), key=lambda p: p.relative_to(root).as_posix())
+        for path in files:
+            digest.update(f"{root.name}/{path.relative_to(root).as_posix()}\0".encode())
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+@functools.cache
+def source_hash() -> str:
+    """:func:`hash_sources` of the installed ``neat`` and ``algorithms`` packages, read once per process
+    (about 120 files, under 1 MB: a few milliseconds)."""
+    roots: list[Path] = []
+    for package in SOURCE_PACKAGES:
+        spec = importlib.util.find_spec(package)
+        assert spec is not None and spec.submodule_search_locations is not None, package
+        roots.extend(Path(location) for location in spec.submodule_search_locations)
+    return hash_sources(roots)
 
 
 def scenario_fingerprint(scenario: Scenario) -> dict[str, Any]:
@@ -77,9 +108,15 @@ def policy_fingerprint(policy: Policy) -> dict[str, Any]:
 
 
 def cell_inputs(
-    trace_hash: str, policy: Policy, mode: Mode, scenario: Scenario, seed: int, version: str = __version__
+    trace_hash: str,
+    policy: Policy,
+    mode: Mode,
+    scenario: Scenario,
+    seed: int,
+    version: str = __version__,
+    source: str | None = None,
 ) -> dict[str, Any]:
-    """Everything that decides a cell's result."""
+    """Everything that decides a cell's result; ``source`` defaults to :func:`source_hash`."""
     return {
         "format": CACHE_FORMAT,
         "traces": trace_hash,
@@ -88,14 +125,21 @@ def cell_inputs(
         "scenario": scenario_fingerprint(scenario),
         "seed": seed,
         "neat": version,
+        "source": source_hash() if source is None else source,
     }
 
 
 def cell_key(
-    trace_hash: str, policy: Policy, mode: Mode, scenario: Scenario, seed: int, version: str = __version__
+    trace_hash: str,
+    policy: Policy,
+    mode: Mode,
+    scenario: Scenario,
+    seed: int,
+    version: str = __version__,
+    source: str | None = None,
 ) -> str:
     """SHA-256 (hex) of :func:`cell_inputs` as canonical JSON."""
-    text = json.dumps(cell_inputs(trace_hash, policy, mode, scenario, seed, version), sort_keys=True)
+    text = json.dumps(cell_inputs(trace_hash, policy, mode, scenario, seed, version, source), sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -150,9 +194,12 @@ class ResultCache:
 __all__ = [
     "CACHE_FORMAT",
     "ResultCache",
+    "SOURCE_PACKAGES",
     "cell_inputs",
     "cell_key",
     "default_cache_dir",
+    "hash_sources",
     "policy_fingerprint",
     "scenario_fingerprint",
+    "source_hash",
 ]

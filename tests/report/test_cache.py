@@ -14,7 +14,8 @@ import pytest
 from neat.decision.limits import Limits
 from neat.decision.mode import CLOUDSIM, NEAT
 from neat.decision.policy import Component, build_policy, custom_spec, named_policy
-from neat.report.cache import ResultCache, cell_key, default_cache_dir, scenario_fingerprint
+from neat.report import cache as cache_module
+from neat.report.cache import ResultCache, cell_key, default_cache_dir, hash_sources, scenario_fingerprint, source_hash
 from neat.report.record import SERIES, CellResult
 from neat.scenario import cloudsim_standard, load_scenario
 from tests.scenarios import SCENARIO_TOML
@@ -52,6 +53,7 @@ def key(**change: object) -> str:
         "scenario": cloudsim_standard(),
         "seed": 1,
         "version": "1.0",
+        "source": "source-hash",
     }
     args.update(change)
     return cell_key(**args)  # type: ignore[arg-type]
@@ -75,11 +77,75 @@ def test_key_is_stable_and_hex() -> None:
         {"scenario": replace(cloudsim_standard(), limits=Limits(max_migrations_per_cycle=10))},
         {"seed": 2},
         {"version": "1.1"},
+        {"source": "edited-source-hash"},
     ],
-    ids=["traces", "parameter", "selection", "policy-for-mode", "mode", "scenario", "limits", "seed", "version"],
+    ids=[
+        "traces",
+        "parameter",
+        "selection",
+        "policy-for-mode",
+        "mode",
+        "scenario",
+        "limits",
+        "seed",
+        "version",
+        "source",
+    ],
 )
 def test_key_changes_with_every_input(change: dict[str, object]) -> None:
     assert key(**change) != key()
+
+
+def write_tree(root: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    return root
+
+
+def test_source_hash_follows_python_files_only(tmp_path: Path) -> None:
+    """An edited algorithm, a new module or a renamed one change the hash; bytecode and data files do not;
+    the same tree elsewhere hashes alike."""
+    files = {"overload/mad.py": "SAFETY = 2.5\n", "base.py": "x = 1\n", "data/day.npz": "raw"}
+    tree = write_tree(tmp_path / "a" / "algorithms", files)
+    before = hash_sources([tree])
+    assert hash_sources([write_tree(tmp_path / "b" / "algorithms", files)]) == before
+    (tree / "overload" / "__pycache__").mkdir()
+    (tree / "overload" / "__pycache__" / "mad.cpython-311.pyc").write_bytes(b"\0")
+    (tree / "data" / "day.npz").write_text("other")
+    assert hash_sources([tree]) == before
+    (tree / "overload" / "mad.py").write_text("SAFETY = 2.0\n")
+    edited = hash_sources([tree])
+    assert edited != before
+    (tree / "overload" / "mad.py").rename(tree / "overload" / "mad2.py")
+    assert hash_sources([tree]) not in (before, edited)
+
+
+def test_source_hash_is_read_once_per_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every key includes it, computed on the first key of the process and kept."""
+    source_hash.cache_clear()
+    calls: list[int] = []
+    real = cache_module.hash_sources
+
+    def counting(roots: object) -> str:
+        calls.append(1)
+        return real(roots)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(cache_module, "hash_sources", counting)
+    first = cell_key("0123456789abcdef", named_policy("thr-mmt-0.8", NEAT), NEAT, cloudsim_standard(), 1)
+    again = cell_key("0123456789abcdef", named_policy("thr-mmt-0.8", NEAT), NEAT, cloudsim_standard(), 1)
+    assert first == again
+    assert calls == [1]
+    assert first == key(version=cache_module.__version__, source=source_hash())
+    source_hash.cache_clear()
+
+
+def test_source_hash_covers_the_installed_packages() -> None:
+    import algorithms
+    import neat
+
+    roots = [Path(algorithms.__file__).parent, Path(neat.__file__).parent]
+    assert source_hash() == hash_sources(roots)
 
 
 def test_key_sees_component_parameters_beyond_the_name() -> None:
