@@ -3,13 +3,15 @@
 The built-in :func:`cloudsim_standard` is the field's standard setup (Beloglazov & Buyya, CCPE
 2012, as CloudSim 4.0 runs it): 800 hosts alternating HP ProLiant ML110 G4 / G5, four VM types
 assigned in blocks. Other data centers are described in a TOML file (see :func:`load_scenario`).
+A real cloud's export (``neat export``) also names every host and VM, with each VM's host at the
+first sample (:class:`neat.inventory.Inventory`), so that a replay starts from the cloud's placement.
 """
 
 from __future__ import annotations
 
 import math
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,7 @@ from algorithms.base import HostTable
 from algorithms.power import HP_PROLIANT_ML110_G4_W, HP_PROLIANT_ML110_G5_W, check_power_table, linear_power_table
 from neat.decision.limits import UNLIMITED, Limits, limits_from_table
 from neat.decision.migration import CLOUDSIM_MIGRATION, PRECOPY_MIGRATION, MigrationModel
+from neat.inventory import Inventory, read_inventory
 from neat.tables import TableError, TableReader
 
 #: Network bandwidth of every host in the standard setup, Mbit/s.
@@ -100,7 +103,9 @@ class Scenario:
 
     ``host_order`` is "interleaved" (host i has type i mod n_types, as CloudSim's setup) or
     "blocks" (all hosts of the first type, then the next). VMs get types in blocks of
-    ceil(n_vms / n_types) (CloudSim's assignment) or round robin.
+    ceil(n_vms / n_types) (CloudSim's assignment) or round robin. An ``inventory`` overrides
+    both: the hosts are its named hosts in its order, each of its type (a type's ``count`` is the
+    number of its hosts); if it names VMs, each trace VM takes its type and starts on its host.
     """
 
     name: str
@@ -112,6 +117,7 @@ class Scenario:
     limits: Limits = UNLIMITED
     costs: Costs = REAL_COSTS
     extra: dict[str, Any] = field(default_factory=dict)
+    inventory: Inventory | None = None
 
     @property
     def n_hosts(self) -> int:
@@ -119,6 +125,8 @@ class Scenario:
 
     def host_type_index(self) -> NDArray[np.intp]:
         """Type index of every host, shape (n_hosts,)."""
+        if self.inventory is not None:
+            return np.array(self.inventory.host_types, dtype=np.intp)
         counts = np.array([t.count for t in self.host_types])
         if self.host_order == "blocks":
             return np.repeat(np.arange(len(counts)), counts)
@@ -143,13 +151,44 @@ class Scenario:
     def host_bandwidth_mbit_s(self) -> NDArray[np.float64]:
         return np.array([self.host_types[k].bandwidth_mbit_s for k in self.host_type_index()])
 
-    def vm_type_index(self, n_vms: int) -> NDArray[np.intp]:
-        """Type index of every VM, shape (n_vms,)."""
+    def host_names(self) -> tuple[str, ...]:
+        """Every host's name, (n_hosts,): the inventory's, else ``host-0``, ``host-1``, ..."""
+        if self.inventory is not None:
+            return self.inventory.host_names
+        return tuple(f"host-{i}" for i in range(self.n_hosts))
+
+    def vm_type_index(self, n_vms: int, names: Sequence[str] | None = None) -> NDArray[np.intp]:
+        """Type index of every VM, shape (n_vms,); ``names``, the trace VMs', when the inventory names VMs."""
+        if self.inventory is not None and self.inventory.names_vms:
+            types: NDArray[np.intp] = np.array(self.inventory.vm_types, dtype=np.intp)[self._vm_rows(names, n_vms)]
+            return types
         n_types = len(self.vm_types)
         if self.vm_assignment == "round_robin":
             return np.arange(n_vms) % n_types
         block = math.ceil(n_vms / n_types) if n_vms else 1
         return np.minimum(np.arange(n_vms) // block, n_types - 1)
+
+    def initial_hosts(self, names: Sequence[str]) -> NDArray[np.intp] | None:
+        """Each trace VM's host at the first step, shape (len(names),), when the inventory places
+        the VMs; None: the policy places them at creation."""
+        if self.inventory is None or not self.inventory.names_vms:
+            return None
+        hosts: NDArray[np.intp] = np.array(self.inventory.vm_hosts, dtype=np.intp)[self._vm_rows(names, len(names))]
+        return hosts
+
+    def _vm_rows(self, names: Sequence[str] | None, n_vms: int) -> NDArray[np.intp]:
+        assert self.inventory is not None
+        if names is None or len(names) != n_vms:
+            raise ValueError(f"scenario {self.name!r} names its VMs: give the names of the {n_vms} trace VMs")
+        rows, missing = self.inventory.vm_rows(names)
+        if missing:
+            more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+            raise ScenarioError(
+                f"[vms] of scenario {self.name!r} does not name {len(missing)} VM(s) of the traces: "
+                f"{', '.join(repr(m) for m in missing[:3])}{more}; every VM of the traces needs its type and "
+                f"first host there (export the traces and the scenario together)"
+            )
+        return rows
 
 
 def cloudsim_standard() -> Scenario:
@@ -288,22 +327,28 @@ def load_scenario(path: str | Path) -> Scenario:
         name = "small"
         mips = 1000
         ram_mb = 1740
+
+    A real cloud's scenario (``neat export`` writes one) names its hosts in ``[hosts]`` and its VMs
+    in ``[vms]`` (:mod:`neat.inventory`); the host types' ``count`` is then left out.
     """
     file = Path(path)
     try:
-        doc = tomllib.loads(file.read_text())
+        text = file.read_text()
+        doc = tomllib.loads(text)
     except FileNotFoundError:
         raise ScenarioError(f"{file}: no such scenario file") from None
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{file}: not valid TOML ({exc})") from None
     try:
-        return _scenario(doc, file)
+        return _scenario(doc, file, text)
     except TableError as exc:
         raise ScenarioError(str(exc)) from None
 
 
 #: Keys of a scenario file, of its [[host_types]] and of its [[vm_types]] tables.
-TOP_KEYS = frozenset({"name", "interval_s", "host_order", "vm_assignment", "host_types", "vm_types", "limits", "costs"})
+TOP_KEYS = frozenset(
+    {"name", "interval_s", "host_order", "vm_assignment", "host_types", "vm_types", "limits", "costs", "hosts", "vms"}
+)
 COST_KEYS = frozenset(
     {
         "model",
@@ -329,7 +374,7 @@ _POSITIVE = Interval("float", 0.0, math.inf, "neither")
 _WATTS = Interval("float", 0.0, 100_000.0)
 
 
-def _scenario(doc: dict[str, Any], file: Path) -> Scenario:
+def _scenario(doc: dict[str, Any], file: Path, text: str = "") -> Scenario:
     top = TableReader(doc, where=f"{file}:", known=TOP_KEYS)
     host_types = []
     for i, table in enumerate(_tables(doc, "host_types", file)):
@@ -351,7 +396,7 @@ def _scenario(doc: dict[str, Any], file: Path) -> Scenario:
         host_types.append(
             HostType(
                 t.text("name", f"type{i}"),
-                t.number("count", _COUNT),
+                t.number("count", _COUNT) if "count" in t or "hosts" not in doc else 0,  # [hosts] counts them
                 t.number("cores", _COUNT),
                 float(t.number("core_mips", _POSITIVE)),
                 float(t.number("ram_mb", _POSITIVE)),
@@ -374,6 +419,19 @@ def _scenario(doc: dict[str, Any], file: Path) -> Scenario:
     except TableError as exc:
         raise ScenarioError(str(exc)) from None
     costs = costs_from_table(doc.get("costs", {}), where=f"{file}: [costs]")
+    inventory = None
+    if "hosts" in doc:
+        inventory = read_inventory(
+            doc["hosts"],
+            doc.get("vms"),
+            [t.name for t in host_types],
+            [t.name for t in vm_types],
+            file=str(file),
+            text=text,
+        )
+        host_types = _counted(host_types, inventory, file)
+    elif "vms" in doc:
+        raise ScenarioError(f"{file}: [vms] places VMs on named hosts; it needs a [hosts] table naming them")
     return Scenario(
         name=top.text("name", file.stem),
         host_types=tuple(host_types),
@@ -383,7 +441,22 @@ def _scenario(doc: dict[str, Any], file: Path) -> Scenario:
         vm_assignment=top.choice("vm_assignment", ("blocks", "round_robin"), "blocks"),
         limits=limits,
         costs=costs,
+        inventory=inventory,
     )
+
+
+def _counted(host_types: list[HostType], inventory: Inventory, file: Path) -> list[HostType]:
+    """The host types with their counts: the number of hosts ``[hosts]`` names of each."""
+    counts = np.bincount(np.array(inventory.host_types, dtype=np.intp), minlength=len(host_types))
+    for k, t in enumerate(host_types):
+        if counts[k] == 0:
+            raise ScenarioError(f"{file}: host_types[{k}] ({t.name!r}) has no host in [hosts]; remove the type")
+        if t.count and t.count != counts[k]:
+            raise ScenarioError(
+                f"{file}: host_types[{k}].count is {t.count}, but [hosts] names {counts[k]} host(s) of type "
+                f"{t.name!r}; leave count out when [hosts] names the hosts"
+            )
+    return [replace(t, count=int(counts[k])) for k, t in enumerate(host_types)]
 
 
 def costs_from_table(table: dict[str, Any], *, where: str) -> Costs:

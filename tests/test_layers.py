@@ -5,7 +5,8 @@ simulator and the service never import each other)::
 
     algorithms                                pure numpy plug-ins (imports nothing of neat)
     neat (constants, tables)                  domain constants, TOML table checks
-    neat.decision                             decide, plan, limits, policies, modes, round kernels
+    neat.decision neat.inventory              decide, plan, limits, policies, modes, round kernels;
+                                              a real data center's hosts and VMs by name
     neat.execution neat.traces neat.scenario neat.db neat.openstack neat.power
     neat.simulation neat.config
     neat.local_manager neat.service neat.report
@@ -24,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 LAYERS = [
     ["algorithms"],
     ["neat", "neat.constants", "neat.tables"],
-    ["neat.decision"],
+    ["neat.decision", "neat.inventory"],
     ["neat.execution", "neat.traces", "neat.scenario", "neat.db", "neat.openstack", "neat.power"],
     ["neat.simulation", "neat.config"],
     ["neat.local_manager", "neat.service", "neat.report"],

@@ -68,8 +68,14 @@ def source_hash() -> str:
 
 
 def scenario_fingerprint(scenario: Scenario) -> dict[str, Any]:
-    """The scenario's content as plain values: equal for equal data centers, whatever the file's layout."""
+    """The scenario's content as plain values: equal for equal data centers, whatever the file's layout.
+
+    A scenario without an inventory (:mod:`neat.inventory`) has the fingerprint it had before them.
+    """
+    inventory = scenario.inventory
+    named = {} if inventory is None else {"inventory": dataclasses.asdict(inventory)}
     return {
+        **named,
         "name": scenario.name,
         "host_types": [
             {

@@ -1,9 +1,10 @@
 """The trace-driven simulator: a clock, a simulated compute, and the accounting.
 
 Timeline (CloudSim's, which the standard benchmark fixes): VMs are created at t = 0 at their full
-MIPS; at t = interval * k + 0.1 for k = 1 .. n_steps - 1 the hosts are updated and a cycle runs:
-the same :func:`~neat.decision.decide.decide` and :func:`~neat.decision.plan.plan` as the service's,
-then the service's :class:`~neat.execution.executor.Executor` on a
+MIPS (a scenario whose inventory places them, a cloud's export, starts them on their hosts); at
+t = interval * k + 0.1 for k = 1 .. n_steps - 1 the hosts are updated and a cycle runs: the same
+:func:`~neat.decision.decide.decide` and :func:`~neat.decision.plan.plan` as the service's, then
+the service's :class:`~neat.execution.executor.Executor` on a
 :class:`~neat.simulation.compute.SimulatedCompute`. Migrations take RAM / (bandwidth / 2) seconds of
 simulated time; the executor's waits move the clock. Energy and SLA are accounted between
 successive changes of the placement (:class:`~neat.simulation.accounting.Accounting`). A cycle
@@ -69,7 +70,7 @@ class Simulation:
         self.rng = np.random.default_rng(seed)
         self.hosts = scenario.hosts()
         self.interval_s = float(traces.interval_s)
-        vm_type = scenario.vm_type_index(traces.n_vms)
+        vm_type = scenario.vm_type_index(traces.n_vms, traces.names)
         self.vm_mips = np.array([scenario.vm_types[k].mips for k in vm_type], dtype=np.float64)
         self.vm_ram_mb = np.array([scenario.vm_types[k].ram_mb for k in vm_type], dtype=np.float64)
         # the sample after the last closes the day at the last value
@@ -77,7 +78,7 @@ class Simulation:
         self.n_vms = traces.n_vms
         self.n_hosts = self.hosts.cpu_mips.shape[0]
         self.host_bandwidth_mbit_s = scenario.host_bandwidth_mbit_s()
-        self.host_names = tuple(f"host-{i}" for i in range(self.n_hosts))
+        self.host_names = scenario.host_names()
         self.phases = PhaseTimes()
         self.host_kinds = host_kinds(
             scenario, sleep_fraction=self.costs.sleep_fraction if self.costs.power_states else 0.0
@@ -114,7 +115,11 @@ class Simulation:
 
     # -- initial placement -------------------------------------------------------------------
     def initial_placement(self) -> IntArray:
-        """Create VMs in index order at full MIPS with the policy's placer (baselines: first fit)."""
+        """The scenario's placement when its inventory places the VMs (a cloud's export); else create
+        VMs in index order at full MIPS with the policy's placer (baselines: first fit)."""
+        named = self.scenario.initial_hosts(self.traces.names)
+        if named is not None:
+            return named
         placed = place_at_creation(self.hosts, self.policy, self.vm_mips, self.vm_ram_mb, self.vm_steps())
         missing = np.flatnonzero(placed < 0)
         if missing.size:
