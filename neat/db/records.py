@@ -25,6 +25,7 @@ __all__ = [
     "PlanRecord",
     "PowerTransition",
     "PruneResult",
+    "SampleSeries",
     "SampleWindow",
     "VmInfo",
 ]
@@ -130,6 +131,28 @@ class SampleWindow:
     utilization: FloatArray
     n_valid: IntArray
     recorded_at: DatetimeArray
+
+
+@dataclass(frozen=True)
+class SampleSeries:
+    """Every stored sample of some VMs (or hosts) in a time span, as a long table, oldest first per owner.
+
+    Attributes
+    ----------
+    names : tuple of str, length n
+        VM uuids (or host names), sorted.
+    owner : intp array of shape (n_samples,)
+        Each sample's row in ``names``; samples are sorted by owner, then time.
+    recorded_at : datetime64[us] array of shape (n_samples,)
+        When each sample was taken (UTC).
+    utilization : float64 array of shape (n_samples,)
+        CPU utilization as a fraction of the VM's CPU size (of the host's capacity).
+    """
+
+    names: tuple[str, ...]
+    owner: IntArray
+    recorded_at: DatetimeArray
+    utilization: FloatArray
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -58,6 +58,7 @@ from neat.db.records import (
     PlanRecord,
     PowerTransition,
     PruneResult,
+    SampleSeries,
     SampleWindow,
     VmInfo,
     check_choice,
@@ -563,6 +564,29 @@ class Store:
             recorded_at[row, col] = np.array(naive, dtype="datetime64[us]")[keep]
             n_valid = np.bincount(row, minlength=n).astype(np.intp)
         return SampleWindow(tuple(names), utilization, n_valid, recorded_at)
+
+    def vm_samples(self, *, since: datetime | None = None, until: datetime | None = None) -> SampleSeries:
+        """Every VM sample with ``since <= recorded_at <= until`` (either bound optional), by VM uuid
+        then time: a cloud's history for an export (:mod:`neat.export`)."""
+        query = select(VMS.c.uuid, VM_SAMPLES.c.recorded_at, VM_SAMPLES.c.cpu_utilization).join(
+            VMS, VM_SAMPLES.c.vm_id == VMS.c.id
+        )
+        if since is not None:
+            query = query.where(VM_SAMPLES.c.recorded_at >= _timestamp(since, "since"))
+        if until is not None:
+            query = query.where(VM_SAMPLES.c.recorded_at <= _timestamp(until, "until"))
+        with self._engine.connect() as conn:
+            rows = conn.execute(query).all()
+        uuids = np.array([r.uuid for r in rows], dtype=np.str_)
+        names, owner = np.unique(uuids, return_inverse=True)
+        stamps = np.array([r.recorded_at.replace(tzinfo=None) for r in rows], dtype="datetime64[us]")
+        order = np.lexsort((stamps, owner))  # the databases' collations differ: sorted here
+        return SampleSeries(
+            tuple(str(n) for n in names),
+            owner[order].astype(np.intp),
+            stamps[order],
+            np.array([r.cpu_utilization for r in rows], dtype=np.float64)[order],
+        )
 
     def count_samples(self, *, after: datetime) -> int:
         """How many host and VM samples are stamped after ``after`` (e.g. by a clock running ahead)."""
