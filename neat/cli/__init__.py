@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from neat import __version__
+from neat.cli.algorithms import algorithms_cmd
 from neat.cli.db import db
 from neat.cli.local_manager import local_manager_cmd
 from neat.cli.report import report_cmd
@@ -56,16 +57,8 @@ def main(ctx: click.Context, log_level: str | None, log_file: Path | None, log_f
         options["configured"] = True
 
 
-@main.command("algorithms")
-def algorithms_cmd() -> None:
-    """List the registered algorithms of every role."""
-    from algorithms.registry import GROUPS, available
-
-    for role in GROUPS:
-        click.echo(f"{role}: {', '.join(available(role))}")
-
-
 for command in (
+    algorithms_cmd,
     simulate_cmd,
     scenarios_cmd,
     report_cmd,

@@ -1,4 +1,4 @@
-"""The command line: ``neat simulate``, ``neat algorithms``, ``python -m neat --version``.
+"""The command line: ``neat simulate``, ``python -m neat --version`` (``neat algorithms``: test_algorithms_cli).
 
 Runs are kept small (60 synthetic VMs or a handful of trace files on a 20-host scenario), so each
 simulation takes well under a second.
@@ -16,7 +16,6 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner, Result
 
-from algorithms.registry import GROUPS, available
 from neat import __version__
 from neat.cli import main
 from tests.scenarios import SCENARIO_TOML
@@ -315,18 +314,6 @@ def test_table_in_an_80_column_terminal_keeps_policy_names(scenario_file: Path) 
 
 
 # -- other commands -------------------------------------------------------------------------------
-
-
-def test_algorithms_lists_every_role() -> None:
-    result = invoke("algorithms")
-    assert result.exit_code == 0
-    lines = result.stdout.splitlines()
-    assert [line.split(":")[0] for line in lines] == list(GROUPS)
-    for role, line in zip(GROUPS, lines, strict=True):
-        assert line == f"{role}: {', '.join(available(role))}"
-    assert "overload: " in result.stdout
-    assert "lrr" in lines[0]
-    assert "pabfd" in lines[3]
 
 
 def test_version() -> None:
