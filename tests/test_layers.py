@@ -9,7 +9,7 @@ simulator and the service never import each other)::
                                               a real data center's hosts and VMs by name
     neat.execution neat.traces neat.scenario neat.db neat.openstack neat.power
     neat.simulation neat.config
-    neat.local_manager neat.service neat.report
+    neat.local_manager neat.service neat.report neat.export
     neat.cli                                  the command line (one package)
     neat.__main__                             ``python -m neat``
 """
@@ -28,7 +28,7 @@ LAYERS = [
     ["neat.decision", "neat.inventory"],
     ["neat.execution", "neat.traces", "neat.scenario", "neat.db", "neat.openstack", "neat.power"],
     ["neat.simulation", "neat.config"],
-    ["neat.local_manager", "neat.service", "neat.report"],
+    ["neat.local_manager", "neat.service", "neat.report", "neat.export"],
     ["neat.cli"],
     ["neat.__main__"],
 ]

@@ -13,6 +13,7 @@ import click
 from neat import __version__
 from neat.cli.algorithms import algorithms_cmd
 from neat.cli.db import db
+from neat.cli.export import export_cmd
 from neat.cli.local_manager import local_manager_cmd
 from neat.cli.report import report_cmd
 from neat.cli.service import apply_cmd, doctor_cmd, energy_cmd, global_manager_cmd, plan_cmd, status_cmd
@@ -61,6 +62,7 @@ for command in (
     algorithms_cmd,
     simulate_cmd,
     scenarios_cmd,
+    export_cmd,
     report_cmd,
     db,
     local_manager_cmd,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import sys
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from neat.cli.export import config_option, span_options
 from neat.cli.options import DataError, costs_option, cpu_unit_option, mode_option, parse_component, scenario_option
 
 if TYPE_CHECKING:
@@ -32,6 +34,15 @@ if TYPE_CHECKING:
     "prefix: planetlab:, bitbrains:, azure: (average CPU), azure-max: (maximum CPU), table:. "
     "Default: a built-in seeded synthetic day.",
 )
+@click.option(
+    "--database",
+    "database_url",
+    default=None,
+    help="Replay the service database's history instead (sqlite:///PATH, postgresql+psycopg://..., "
+    "mysql+pymysql://...): exported as `neat export` does, with --config's host profiles and limits.",
+)
+@config_option
+@span_options("With --database: ")
 @cpu_unit_option
 @click.option(
     "--policy",
@@ -62,8 +73,15 @@ if TYPE_CHECKING:
     help="Also write per-step series (Parquet and CSV) and summaries to this folder.",
 )
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.pass_context
 def simulate_cmd(
+    ctx: click.Context,
     traces_path: Path | None,
+    database_url: str | None,
+    config_path: Path | None,
+    since: str | None,
+    until: str | None,
+    interval_s: int | None,
     cpu_unit: str | None,
     policies: tuple[str, ...],
     overload: str | None,
@@ -79,19 +97,45 @@ def simulate_cmd(
     output_dir: Path | None,
     quiet: bool,
 ) -> None:
-    """Replay CPU traces through the consolidation policies and report energy and SLA metrics."""
+    """Replay CPU traces through the consolidation policies and report energy and SLA metrics.
+
+    With --database, the traces and the scenario are the service database's history, exported as
+    `neat export` does (with --config's host profiles and limits) into a temporary folder.
+    """
     from neat.decision.mode import MODES
     from neat.decision.policy import DEFAULT_POLICIES, Component, PolicyError, build_policy, custom_spec, named_policy
     from neat.scenario import ScenarioError, scenario_for
     from neat.traces import TraceError, load_traces, synthetic_planetlab_like
 
     sim_mode = MODES[mode]
+    if database_url is not None:
+        if traces_path is not None or scenario_path is not None:
+            raise DataError(
+                "--database exports the traces and the scenario itself: give either --database, or --traces "
+                "and --scenario (neat export writes both from the database)"
+            )
+        from neat.cli.export import export_for_simulation
+
+        traces_path, scenario_path, exported = export_for_simulation(
+            ctx, config_path, database_url, since, until, interval_s
+        )
+    elif since is not None or until is not None or interval_s is not None:
+        raise DataError("--since, --until and --interval-s choose what --database exports; give --database too")
+    else:
+        exported = None
     try:
         if traces_path is None:
             traces = synthetic_planetlab_like(n_vms=vms, seed=seed)
         else:
             traces = load_traces(traces_path, cpu_unit=cpu_unit)
+            if exported is not None:  # say which database, not which temporary file
+                traces = dataclasses.replace(traces, source=exported)
         scenario = scenario_for(scenario_path, mode, costs)
+        if scenario.inventory is not None and scenario.inventory.names_vms:
+            try:
+                scenario.vm_type_index(traces.n_vms, traces.names)
+            except ScenarioError as exc:
+                raise ScenarioError(f"{scenario_path}: {exc} ({traces.source})") from None
         chosen = list(policies) or ([] if overload else list(DEFAULT_POLICIES))
         parsed = [named_policy(p, sim_mode) for p in chosen]
         if overload:
