@@ -4,7 +4,8 @@ One compressed ``.npz`` file per cell, named by a SHA-256 key over everything th
 result: the trace content hash, the policy (name and every effective parameter of its detector,
 selector and placer), the mode, the scenario (its content: host and VM types, power tables,
 interval), the seed, the neat version and a hash of the installed source of ``neat`` and
-``algorithms`` (:func:`source_hash`), so editing an algorithm invalidates its cached results.
+``algorithms`` (:func:`source_hash`; all of it but what cannot change a result, such as the report's
+figures), so editing an algorithm invalidates its cached results.
 Files are written to a temporary name and renamed, so an interrupted run leaves whole entries or
 none; an unreadable entry counts as a miss.
 """
@@ -35,6 +36,23 @@ from neat.scenario import Scenario
 CACHE_FORMAT = 3
 #: The packages whose source is part of every key.
 SOURCE_PACKAGES = ("algorithms", "neat")
+#: Source that cannot change a cell's result, left out of the key so that editing it keeps the cache:
+#: the command line, the service and its storage, and the report's tables, figures and pages.
+#: tests/report/test_cache.py checks that simulating a cell imports none of it.
+NOT_SIMULATED = (
+    "neat/cli/",
+    "neat/db/",
+    "neat/local_manager/",
+    "neat/openstack/",
+    "neat/service/",
+    "neat/report/document.py",
+    "neat/report/drawing.py",
+    "neat/report/html.py",
+    "neat/report/markdown.py",
+    "neat/report/plots.py",
+    "neat/report/tables.py",
+    "neat/report/timeseries.py",
+)
 
 
 def default_cache_dir() -> Path:
@@ -43,28 +61,43 @@ def default_cache_dir() -> Path:
     return Path(base) / "neat" / "results"
 
 
-def hash_sources(roots: Iterable[Path]) -> str:
-    """SHA-256 (hex) over every ``.py`` file under ``roots``: each file's path relative to its root
-    and its bytes, in sorted order, so equal trees hash alike wherever they are installed."""
-    digest = hashlib.sha256()
+def source_files(roots: Iterable[Path]) -> list[tuple[str, Path]]:
+    """The ``.py`` files under ``roots`` that can decide a cell's result, as (``package/relative/path``,
+    path) in sorted order: every file but those under :data:`NOT_SIMULATED`."""
+    found = []
     for root in roots:
-        files = sorted(root.rglob("*.py"), key=lambda p: p.relative_to(root).as_posix())
-        for path in files:
-            digest.update(f"{root.name}/{path.relative_to(root).as_posix()}\0".encode())
-            digest.update(hashlib.sha256(path.read_bytes()).digest())
+        for path in root.rglob("*.py"):
+            name = f"{root.name}/{path.relative_to(root).as_posix()}"
+            if not name.startswith(NOT_SIMULATED):
+                found.append((name, path))
+    return sorted(found)
+
+
+def hash_sources(roots: Iterable[Path]) -> str:
+    """SHA-256 (hex) over :func:`source_files`: each file's name and bytes, so equal trees hash alike
+    wherever they are installed."""
+    digest = hashlib.sha256()
+    for name, path in source_files(roots):
+        digest.update(f"{name}\0".encode())
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()
 
 
-@functools.cache
-def source_hash() -> str:
-    """:func:`hash_sources` of the installed ``neat`` and ``algorithms`` packages, read once per process
-    (about 120 files, under 1 MB: a few milliseconds)."""
+def source_roots() -> list[Path]:
+    """The folders of the installed ``algorithms`` and ``neat`` packages."""
     roots: list[Path] = []
     for package in SOURCE_PACKAGES:
         spec = importlib.util.find_spec(package)
         assert spec is not None and spec.submodule_search_locations is not None, package
         roots.extend(Path(location) for location in spec.submodule_search_locations)
-    return hash_sources(roots)
+    return roots
+
+
+@functools.cache
+def source_hash() -> str:
+    """:func:`hash_sources` of the installed ``algorithms`` and ``neat`` packages, read once per process
+    (about 100 files, under 1 MB: a few milliseconds)."""
+    return hash_sources(source_roots())
 
 
 def scenario_fingerprint(scenario: Scenario) -> dict[str, Any]:
@@ -199,6 +232,7 @@ class ResultCache:
 
 __all__ = [
     "CACHE_FORMAT",
+    "NOT_SIMULATED",
     "ResultCache",
     "SOURCE_PACKAGES",
     "cell_inputs",
@@ -207,5 +241,7 @@ __all__ = [
     "hash_sources",
     "policy_fingerprint",
     "scenario_fingerprint",
+    "source_files",
     "source_hash",
+    "source_roots",
 ]

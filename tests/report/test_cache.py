@@ -15,7 +15,17 @@ from neat.decision.limits import Limits
 from neat.decision.mode import CLOUDSIM, NEAT
 from neat.decision.policy import Component, build_policy, custom_spec, named_policy
 from neat.report import cache as cache_module
-from neat.report.cache import ResultCache, cell_key, default_cache_dir, hash_sources, scenario_fingerprint, source_hash
+from neat.report.cache import (
+    NOT_SIMULATED,
+    ResultCache,
+    cell_key,
+    default_cache_dir,
+    hash_sources,
+    scenario_fingerprint,
+    source_files,
+    source_hash,
+    source_roots,
+)
 from neat.report.record import SERIES, CellResult
 from neat.scenario import cloudsim_standard, load_scenario
 from tests.scenarios import SCENARIO_TOML
@@ -138,6 +148,51 @@ def test_source_hash_is_read_once_per_process(monkeypatch: pytest.MonkeyPatch) -
     assert calls == [1]
     assert first == key(version=cache_module.__version__, source=source_hash())
     source_hash.cache_clear()
+
+
+def test_source_hash_leaves_out_what_cannot_change_a_result(tmp_path: Path) -> None:
+    """Editing the command line or a figure keeps the cache; editing the simulator does not."""
+    tree = write_tree(tmp_path / "neat", {"cli/report.py": "a\n", "report/plots.py": "b\n", "simulation/x.py": "c\n"})
+    before = hash_sources([tree])
+    (tree / "cli" / "report.py").write_text("A\n")
+    (tree / "report" / "plots.py").write_text("B\n")
+    assert hash_sources([tree]) == before
+    (tree / "simulation" / "x.py").write_text("C\n")
+    assert hash_sources([tree]) != before
+
+
+SIMULATE_CELLS = """
+import sys
+import numpy as np
+from neat.decision.mode import MODES
+from neat.decision.policy import named_policy
+from neat.report.runner import simulate_cell
+from neat.scenario import scenario_for
+from neat.traces import TraceSet
+
+rng = np.random.default_rng(1)
+traces = TraceSet(rng.uniform(0.0, 0.9, (30, 40)), tuple(f"vm-{i}" for i in range(30)), 300, "test")
+for mode in ("neat", "cloudsim"):
+    for name in ("npa", "dvfs", "thr-mu-0.8", "lr-mmt-1.2", "mad-mc-2.5", "otf-rs-0.2", "mhod-mmt-0.2"):
+        simulate_cell(traces, scenario_for(None, mode, None), named_policy(name, MODES[mode]), MODES[mode], 1)
+for module in list(sys.modules.values()):
+    print(getattr(module, "__file__", None) or "")
+"""
+
+
+def test_simulating_a_cell_loads_only_hashed_source() -> None:
+    """Every module of neat or algorithms that simulating cells imports (in a fresh process, every kind of
+    detector and selection, both modes) is part of the source hash: NOT_SIMULATED is never run."""
+    done = subprocess.run(
+        [sys.executable, "-c", SIMULATE_CELLS], capture_output=True, text=True, check=True, timeout=600
+    )
+    roots = source_roots()
+    hashed = {path.resolve() for _, path in source_files(roots)}
+    loaded = {Path(line).resolve() for line in done.stdout.splitlines() if line.endswith(".py")}
+    ours = {path for path in loaded if any(path.is_relative_to(root.resolve()) for root in roots)}
+    assert any(p.name == "engine.py" for p in ours)  # the simulator ran
+    assert ours - hashed == set()
+    assert NOT_SIMULATED  # and something is left out
 
 
 def test_source_hash_covers_the_installed_packages() -> None:
