@@ -22,8 +22,8 @@ def print_table(results: Sequence[SimulationResult], source: str) -> None:
         ("gap", "right"),
         ("SLATAH %", "right"),
         ("PDM %", "right"),
-        ("SLAV x1e5", "right"),
-        ("ESV x1e3", "right"),
+        ("SLAV \u00d710\u207b\u2075", "right"),  # the report's units: SLAV in units of 10^-5
+        ("ESV \u00d710\u207b\u00b3", "right"),
         ("migrations", "right"),
         ("shutdowns", "right"),
         ("wall s", "right"),
