@@ -114,9 +114,9 @@ def load_days(paths: Sequence[Path], cpu_unit: str | None) -> list[Day]:
 )
 @click.option(
     "--baseline",
-    default="dvfs",
-    show_default=True,
-    help="The 'lowest energy at an SLAV no worse than' rule compares with this policy.",
+    default=None,
+    help="The reference policy of the 'lowest energy at an SLAV no worse than' rule, which ranks the "
+    "consolidating policies only. Default: the first consolidating policy.",
 )
 @click.option(
     "--jobs",
@@ -149,7 +149,7 @@ def report_cmd(
     scenario_path: Path | None,
     costs: str | None,
     out_dir: Path,
-    baseline: str,
+    baseline: str | None,
     jobs: int | None,
     scheduler: str | None,
     cache_dir: Path | None,
@@ -169,6 +169,7 @@ def report_cmd(
     from neat.report.markdown import render_markdown
     from neat.report.runner import CellFailed, SchedulerError
     from neat.report.sweep import SweepError, resolve_policies
+    from neat.report.tables import plural
     from neat.scenario import ScenarioError, scenario_for
     from neat.simulation.engine import CapacityError
     from neat.traces import TraceError
@@ -183,7 +184,10 @@ def report_cmd(
         days = load_days(trace_paths, cpu_unit)
     except (TraceError, ScenarioError, PolicyError, SweepError, FileExistsError) as exc:
         raise DataError(str(exc)) from None
-    baseline = chosen[[p.name for p in chosen].index(baseline.strip().lower())].name
+    if baseline is not None:
+        baseline = chosen[[p.name for p in chosen].index(baseline.strip().lower())].name
+    else:
+        baseline = next((p.name for p in chosen if p.kind == "dynamic"), None)
     if no_cache:
         cache = ResultCache(None)
     else:
@@ -241,7 +245,8 @@ def report_cmd(
         raise DataError(f"{out_dir}: cannot write the report ({exc.strerror or exc})") from None
     cells = len(days) * len(chosen)
     click.echo(
-        f"{cells} cells ({len(days)} days x {len(chosen)} policies): {run.computed} simulated, "
+        f"{cells} cells ({plural(len(days), 'day')} x {plural(len(chosen), 'policy', 'policies')}): "
+        f"{run.computed} simulated, "
         f"{len(run.from_cache)} from the cache, {time.perf_counter() - started:.1f} s"
     )
     for best in document.best:

@@ -1,9 +1,10 @@
 """Assemble a report from the matrix's results and write its folder in one piece.
 
-The folder holds ``report.html`` (self-contained: figures embedded), ``report.md`` (figures in
-``plots/``), ``results.csv`` and ``results.parquet`` (one row per day and policy) and
-``series.parquet`` (every cell's per-step series). It is written to a staging folder beside the
-target and renamed into place, so an interrupted run never leaves half a report.
+The folder holds ``report.html`` (self-contained: figures embedded as SVG), ``report.md`` (figures
+in ``plots/``, each as a 200 dpi PNG, an SVG and a PDF), ``results.csv`` and ``results.parquet``
+(one row per day and policy) and ``series.parquet`` (every cell's per-step series). It is written
+to a staging folder beside the target and renamed into place, so an interrupted run never leaves
+half a report.
 """
 
 from __future__ import annotations
@@ -19,15 +20,23 @@ import numpy as np
 import pandas as pd
 
 from neat.decision.policy import Policy
-from neat.report.plots import Figure, energy_figure, hosts_figure, migrations_figure, tradeoff_figure
+from neat.report.plots import (
+    Figure,
+    energy_figure,
+    hosts_figure,
+    migrations_figure,
+    power_figure,
+    tradeoff_figure,
+)
 from neat.report.runner import Day, MatrixRun
 from neat.report.tables import (
+    METRICS,
     TIMES,
     Best,
     Metric,
     best_by_esv,
     best_energy_at_slav,
-    fit_metrics,
+    identical_groups,
     policy_summary,
     results_frame,
     series_frame,
@@ -55,7 +64,8 @@ class ReportInputs:
     scenario: Scenario
     scenario_source: str
     seed: int
-    baseline: str
+    #: The reference of the "lowest energy at an SLAV no worse than" rule (None: no consolidating policy).
+    baseline: str | None
     version: str
     generated_at: str
     computed: int
@@ -74,6 +84,8 @@ class Document:
     best: tuple[Best, ...]
     figures: tuple[Figure, ...]
     metrics: dict[str, Metric]
+    #: Policies with identical results on every day, each group in report order.
+    groups: tuple[tuple[str, ...], ...] = ()
 
     @property
     def binding_note(self) -> str:
@@ -88,6 +100,11 @@ class Document:
             float(frame.groupby("day", sort=False)["energy_lower_bound_kwh"].first().median()),
         )
 
+    def steps(self, day: str) -> int:
+        """The 5-minute rounds simulated on ``day`` (results.csv's ``steps``): one fewer than the samples per
+        VM, the first sample placing the VMs."""
+        return int(self.frame.loc[self.frame["day"] == day, "steps"].max())
+
     @property
     def scenario_line(self) -> str:
         s = self.inputs.scenario
@@ -101,16 +118,19 @@ def build_document(inputs: ReportInputs, run: MatrixRun) -> Document:
     frame = results_frame(days, policies, run, inputs.scenario.name)
     series = series_frame(days, policies, run)
     summary = policy_summary(frame)
-    metrics = fit_metrics(frame)
+    metrics = METRICS
+    groups = identical_groups(frame)
     best = (best_by_esv(summary, metrics), best_energy_at_slav(summary, inputs.baseline, metrics))
     bound = float(np.median(frame.groupby("day", sort=False)["energy_lower_bound_kwh"].first()))
+    names = [d.name for d in days]
     figures = (
-        hosts_figure(series, summary, [d.name for d in days], inputs.scenario.n_hosts),
         energy_figure(frame, summary),
-        tradeoff_figure(summary, bound, metrics["slav"]),
-        migrations_figure(series, summary),
+        tradeoff_figure(summary, groups, bound, metrics["slav"]),
+        hosts_figure(series, summary, groups, names, inputs.scenario.n_hosts),
+        power_figure(series, summary, groups, names),
+        migrations_figure(series, summary, groups),
     )
-    return Document(inputs, frame, series, summary, best, figures, metrics)
+    return Document(inputs, frame, series, summary, best, figures, metrics, tuple(tuple(g) for g in groups))
 
 
 def check_output_folder(out: Path) -> None:
@@ -156,7 +176,8 @@ def write_report(document: Document, out: Path, render: Sequence[tuple[str, str]
         document.series.to_parquet(staging / "series.parquet", index=False)
         (staging / "plots").mkdir()
         for figure in document.figures:
-            (staging / "plots" / f"{figure.name}.png").write_bytes(figure.png)
+            for suffix, data in (("png", figure.png), ("svg", figure.svg), ("pdf", figure.pdf)):
+                (staging / "plots" / f"{figure.name}.{suffix}").write_bytes(data)
         if out.exists():
             retired = Path(tempfile.mkdtemp(prefix=f".{out.name}-old-", dir=parent))
             out.rename(retired / out.name)

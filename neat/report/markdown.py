@@ -12,8 +12,10 @@ from neat.report.tables import (
     STANDARD_COLUMNS,
     TIMES,
     UNITS_NOTE,
-    display_rows,
-    per_day_rows,
+    Table,
+    per_day_table,
+    plural,
+    summary_table,
 )
 
 
@@ -21,27 +23,41 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]], *, text_columns: int = 1) -> str:
-    align = ["---" if i < text_columns else "---:" for i in range(len(header))]
+def _table(table: Table) -> str:
+    """A pipe table; a number's spread over days follows it in parentheses."""
+    align = ["---" if i < table.text_columns else "---:" for i in range(len(table.header))]
+    rows = [
+        [f"{c} ({s})" if s else c for c, s in zip(row, spreads, strict=True)]
+        for row, spreads in zip(table.rows, table.spreads, strict=True)
+    ]
     lines = [
-        "| " + " | ".join(_cell(h) for h in header) + " |",
+        "| " + " | ".join(_cell(h) for h in table.header) + " |",
         "| " + " | ".join(align) + " |",
         *("| " + " | ".join(_cell(c) for c in row) + " |" for row in rows),
     ]
     return "\n".join(lines)
 
 
+def _plain_table(header: Sequence[str], rows: Sequence[Sequence[str]], *, text_columns: int = 1) -> str:
+    return _table(Table(list(header), [list(r) for r in rows], [[""] * len(header) for _ in rows], text_columns))
+
+
 def render_markdown(doc: Document) -> str:
     """The whole report as Markdown text."""
     inputs = doc.inputs
     n_days = len(inputs.days)
-    days_word = f"{n_days} day{'s' if n_days != 1 else ''}"
-    day_rows = [[d.name, f"{d.traces.n_vms:,}", f"{d.traces.n_steps:,}", d.source, d.trace_hash] for d in inputs.days]
+    days_word = plural(n_days, "day")
+    spread_word = ", the lowest and highest day in parentheses" if n_days > 1 else ""
+    day_rows = [
+        [d.name, f"{d.traces.n_vms:,}", f"{d.traces.n_steps:,}", f"{doc.steps(d.name):,}", d.source, d.trace_hash]
+        for d in inputs.days
+    ]
+    reference = f"`{inputs.baseline}`" if inputs.baseline else "none (no consolidating policy in this report)"
     lines = [
         "# VM consolidation report",
         "",
         f"{len(inputs.policies)} policies on {days_word} of traces, mode `{inputs.mode}`, "
-        f"scenario `{inputs.scenario.name}`. Tables give the median over days.",
+        f"scenario `{inputs.scenario.name}`. Tables give the median over days{spread_word}.",
         "",
         "## Inputs",
         "",
@@ -49,23 +65,28 @@ def render_markdown(doc: Document) -> str:
         f"- Policies: {', '.join(f'`{p.name}`' for p in inputs.policies)}",
         f"- Mode: {MODE_DESCRIPTIONS.get(inputs.mode, inputs.mode)}",
         f"- Scenario: {doc.scenario_line}; from {inputs.scenario_source}",
-        f"- Baseline for SLAV: `{inputs.baseline}`",
+        f"- Reference for SLAV: {reference}, the policy whose SLAV the best-energy rule may not exceed "
+        "(`--baseline`; by default the first consolidating policy)",
         f"- Seed: {inputs.seed}",
         f"- Cells: {inputs.computed + inputs.from_cache} (day {TIMES} policy): {inputs.computed} simulated, "
         f"{inputs.from_cache} from the cache, in {inputs.wall_time_s:.1f} s",
         "",
-        _table(["Day", "VMs", "Steps", "Source", "Trace hash"], day_rows, text_columns=5),
+        _plain_table(["Day", "VMs", "Samples per VM", "Steps", "Source", "Trace hash"], day_rows, text_columns=6),
+        "",
+        "Steps are the 5-minute decision rounds simulated, as `steps` in results.csv: one fewer than the samples "
+        "per VM, the first sample placing the VMs.",
         "",
         "## Results",
         "",
-        f"The field's standard table (Beloglazov & Buyya, 2012): median over {days_word}. Lower is better.",
+        f"The field's standard table (Beloglazov & Buyya, 2012): median over {days_word}{spread_word}. "
+        "Lower is better.",
         "",
-        _table(*display_rows(doc.summary, STANDARD_COLUMNS, doc.metrics)),
+        _table(summary_table(doc.summary, STANDARD_COLUMNS, doc.metrics)),
         "",
         *([doc.binding_note, ""] if doc.binding_note else []),
         "## Energy savings",
         "",
-        _table(*display_rows(doc.summary, SAVINGS_COLUMNS, doc.metrics)),
+        _table(summary_table(doc.summary, SAVINGS_COLUMNS, doc.metrics)),
         "",
         "## Best policies",
         "",
@@ -75,17 +96,23 @@ def render_markdown(doc: Document) -> str:
         "",
     ]
     for number, fig in enumerate(doc.figures, start=1):
-        lines += [f"![{fig.alt}](plots/{fig.name}.png)", "", f"**Figure {number}. {fig.title}.** {fig.caption}", ""]
+        lines += [
+            f"![{fig.alt}](plots/{fig.name}.png)",
+            "",
+            f"**Figure {number}. {fig.title}.** {fig.caption} Vector: [PDF](plots/{fig.name}.pdf), "
+            f"[SVG](plots/{fig.name}.svg).",
+            "",
+        ]
     lines += [
         "## Per-day values",
         "",
         "### Energy",
         "",
-        _table(*per_day_rows(doc.frame, PER_DAY_ENERGY_COLUMNS, doc.metrics), text_columns=2),
+        _table(per_day_table(doc.frame, PER_DAY_ENERGY_COLUMNS, doc.metrics)),
         "",
         "### SLA, migrations and shutdowns",
         "",
-        _table(*per_day_rows(doc.frame, PER_DAY_SLA_COLUMNS, doc.metrics), text_columns=2),
+        _table(per_day_table(doc.frame, PER_DAY_SLA_COLUMNS, doc.metrics)),
         "",
         "## Metrics",
         "",

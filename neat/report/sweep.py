@@ -96,8 +96,10 @@ def load_sweep(path: str | Path, mode: Mode) -> list[Policy]:
     return unique(policies)
 
 
-def resolve_policies(names: Sequence[str], sweep: Path | None, mode: Mode, *, baseline: str) -> list[Policy]:
-    """The report's policies: the baselines, then ``names``, the sweep's, and ``baseline`` if missing.
+def resolve_policies(
+    names: Sequence[str], sweep: Path | None, mode: Mode, *, baseline: str | None = None
+) -> list[Policy]:
+    """The report's policies: the baselines, then ``names``, the sweep's, and ``baseline`` if given and missing.
 
     Raises
     ------
@@ -109,10 +111,11 @@ def resolve_policies(names: Sequence[str], sweep: Path | None, mode: Mode, *, ba
     chosen = [named_policy(name, mode) for name in (*BASELINES, *names)]
     if sweep is not None:
         chosen.extend(load_sweep(sweep, mode))
-    try:
-        chosen.append(named_policy(baseline, mode))
-    except PolicyError as exc:
-        raise PolicyError(f"--baseline: {exc}") from None
+    if baseline is not None:
+        try:
+            chosen.append(named_policy(baseline, mode))
+        except PolicyError as exc:
+            raise PolicyError(f"--baseline: {exc}") from None
     return unique(chosen)
 
 

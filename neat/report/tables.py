@@ -1,14 +1,16 @@
-"""The report's numbers: one row per (day, policy), medians per policy, the best policies.
+"""The report's numbers: one row per (day, policy), medians and spreads per policy, the best policies.
 
 Metrics are declared once (:data:`METRICS`: column, label, display unit and scale, description),
-so the HTML and Markdown renderers draw every table from the same declarations.
+so the HTML and Markdown renderers draw every table from the same declarations. The display units
+are fixed, the field's and ``neat simulate``'s: SLAV in units of 10\u207b\u2075, ESV in units of
+10\u207b\u00b3, SLATAH and PDM in percent.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -21,11 +23,13 @@ from neat.report.runner import Day, MatrixRun
 TIMES = "\u00d7"
 E3 = TIMES + "10\u207b\u00b3"  # x10^-3
 E5 = TIMES + "10\u207b\u2075"  # x10^-5
+EN_DASH = "\u2013"
 UNITS_NOTE = (
-    f"A unit such as {E5} means the value is shown multiplied by 10\u2075 (SLAV 3.27 {E5} is 0.0000327). "
+    f"A unit such as {E5} means the value is shown in units of 10\u207b\u2075 (SLAV 3.27 {E5} is 0.0000327), "
+    "as in neat simulate's table. Values too small for two decimals show two significant digits in the same "
+    "unit. Small grey ranges are the lowest and highest of the days. "
     "results.csv and results.parquet hold plain fractions and counts: no percents, no scaling."
 )
-SUPERSCRIPT = str.maketrans("-0123456789", "\u207b\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079")
 
 
 @dataclass(frozen=True)
@@ -39,14 +43,14 @@ class Metric:
     digits: int
     description: str
     count: bool = False
-    #: May switch to a power-of-ten unit when the declared one would show only zeros (see :meth:`fitted`).
-    adaptive: bool = False
 
     @property
     def header(self) -> str:
         return f"{self.label} ({self.unit})" if self.unit else self.label
 
     def format(self, value: float) -> str:
+        """``value`` in this metric's unit: ``digits`` decimals, or two significant digits when those
+        decimals would show nothing but zeros (a tiny SLAV is 0.0031, not 0.00)."""
         if value is None or (isinstance(value, float) and math.isnan(value)):
             return "n/a"
         shown = float(value) * self.scale
@@ -55,25 +59,22 @@ class Metric:
         if self.count and float(shown).is_integer():
             return f"{int(shown):,}"
         digits = 1 if self.count else self.digits
+        if abs(shown) < 0.5 * 10.0**-digits:
+            return f"{shown:.2g}"
         return f"{shown:,.{digits}f}"
 
-    def fitted(self, values: pd.Series) -> Metric:
-        """This metric, or (if ``adaptive`` and the largest value would show as less than 0.1 in the
-        declared unit) the same metric in a ``x10^-n`` unit that puts the median non-zero value in [1, 10)."""
-        data = values.to_numpy(dtype=np.float64)
-        nonzero = np.abs(data[np.isfinite(data) & (data != 0)])
-        if not self.adaptive or not nonzero.size or nonzero.max() * self.scale >= 0.1:
-            return self
-        exponent = math.floor(math.log10(float(np.median(nonzero))))
-        return replace(self, unit=f"{TIMES}10{str(exponent).translate(SUPERSCRIPT)}", scale=10.0**-exponent, digits=2)
+    def format_range(self, low: float, high: float) -> str:
+        """``low\u2013high`` in this metric's unit, or ``""`` when they show alike."""
+        a, b = self.format(low), self.format(high)
+        return "" if a == b else f"{a}{EN_DASH}{b}"
 
 
 METRICS: dict[str, Metric] = {
     m.key: m
     for m in (
-        Metric("esv", "ESV", E3, 1e3, 2, f"energy (kWh) {TIMES} SLAV: lower is better", adaptive=True),
+        Metric("esv", "ESV", E3, 1e3, 2, f"energy (kWh) {TIMES} SLAV: lower is better"),
         Metric("energy_kwh", "Energy", "kWh", 1.0, 1, "energy drawn by all hosts over the day"),
-        Metric("slav", "SLAV", E5, 1e5, 2, f"SLA violation: SLATAH {TIMES} PDM", adaptive=True),
+        Metric("slav", "SLAV", E5, 1e5, 2, f"SLA violation: SLATAH {TIMES} PDM"),
         Metric(
             "slatah",
             "SLATAH",
@@ -81,9 +82,8 @@ METRICS: dict[str, Metric] = {
             100.0,
             2,
             "share of active host time spent at 100 % CPU (pooled)",
-            adaptive=True,
         ),
-        Metric("pdm", "PDM", "%", 100.0, 3, "performance degradation due to migrations (pooled)", adaptive=True),
+        Metric("pdm", "PDM", "%", 100.0, 3, "performance degradation due to migrations (pooled)"),
         Metric("migrations", "Migrations", "count", 1.0, 0, "VM live migrations over the day", count=True),
         Metric("savings_vs_npa", "Saving vs NPA", "%", 100.0, 1, "energy saved against every host always on"),
         Metric("savings_vs_dvfs", "Saving vs DVFS", "%", 100.0, 1, "energy saved against DVFS without migrations"),
@@ -186,19 +186,33 @@ def series_frame(days: Sequence[Day], policies: Sequence[Policy], run: MatrixRun
     return pd.concat(parts, ignore_index=True)[["day", "policy", *SERIES]]
 
 
-def fit_metrics(frame: pd.DataFrame) -> dict[str, Metric]:
-    """:data:`METRICS` with display units fitted to this report's values (one unit per metric)."""
-    return {key: metric.fitted(frame[key]) for key, metric in METRICS.items()}
-
-
 def policy_summary(frame: pd.DataFrame) -> pd.DataFrame:
-    """Per policy, in first-appearance order: ``kind``, ``days`` and the median over days of every metric."""
+    """Per policy, in first-appearance order: ``kind``, ``days``, the median over days of every metric
+    (column ``key``) and its lowest and highest day (``key_min``, ``key_max``)."""
     order = list(dict.fromkeys(frame["policy"]))
-    grouped = frame.groupby("policy", sort=False)
-    summary = grouped[list(METRICS)].median()
-    summary.insert(0, "days", grouped["day"].nunique())
-    summary.insert(0, "kind", grouped["kind"].first())
+    grouped = frame.groupby("policy", sort=False)[list(METRICS)]
+    summary = pd.concat([grouped.median(), grouped.min().add_suffix("_min"), grouped.max().add_suffix("_max")], axis=1)
+    counts = frame.groupby("policy", sort=False)
+    summary.insert(0, "days", counts["day"].nunique())
+    summary.insert(0, "kind", counts["kind"].first())
     return summary.loc[order]
+
+
+def identical_groups(frame: pd.DataFrame) -> list[list[str]]:
+    """The policies grouped by identical results on every day (energy, SLATAH, PDM, migrations), in order.
+
+    Sweeps often hold parameter values that change nothing on a workload; a figure draws each group once.
+    """
+    keys = ["energy_kwh", "slatah", "pdm", "migrations"]
+    groups: dict[tuple[object, ...], list[str]] = {}
+    for name, rows in frame.groupby("policy", sort=False):
+        key = (
+            rows["kind"].iloc[0],
+            tuple(rows["day"]),
+            *(tuple(np.round(rows[k].to_numpy(np.float64), 12)) for k in keys),
+        )
+        groups.setdefault(key, []).append(str(name))
+    return list(groups.values())
 
 
 @dataclass(frozen=True)
@@ -223,33 +237,41 @@ def best_by_esv(summary: pd.DataFrame, metrics: dict[str, Metric] = METRICS) -> 
     return Best(
         rule,
         name,
-        f"Lowest ESV: {name}, ESV {m['esv'].format(row['esv'])} {m['esv'].unit} "
-        f"({m['energy_kwh'].format(row['energy_kwh'])} kWh, SLAV {m['slav'].format(row['slav'])} {m['slav'].unit}).",
+        f"Lowest ESV: {name}, ESV {_with_unit(m['esv'], row['esv'])} "
+        f"({m['energy_kwh'].format(row['energy_kwh'])} kWh, SLAV {_with_unit(m['slav'], row['slav'])}).",
     )
 
 
-def best_energy_at_slav(summary: pd.DataFrame, baseline: str, metrics: dict[str, Metric] = METRICS) -> Best:
-    """The lowest median energy among policies whose median SLAV is at most ``baseline``'s."""
-    rule = f"Lowest energy at an SLAV no worse than {baseline}"
-    slav = summary["slav"].astype(np.float64)
-    energy = summary["energy_kwh"].astype(np.float64)
-    limit = float(slav[baseline])
-    tolerance = 1e-12 * max(abs(limit), 1.0)
-    eligible = summary[summary["slav"] <= limit + tolerance].sort_values(["energy_kwh", "slav"], kind="stable")
+def best_energy_at_slav(summary: pd.DataFrame, baseline: str | None, metrics: dict[str, Metric] = METRICS) -> Best:
+    """The consolidating policy with the lowest median energy among those whose median SLAV is at most
+    ``baseline``'s (the reference policy; npa and dvfs never win, their SLAV is zero by construction)."""
+    rule = f"Lowest energy at an SLAV no worse than {baseline or 'the reference policy'}"
+    dynamic = summary[summary["kind"] == "dynamic"]
+    if baseline is None or dynamic.empty:
+        return Best(rule, None, f"{rule}: no consolidating policy in this report (only baselines).")
     m = metrics
-    name = str(eligible.index[0])  # the baseline itself is always eligible
+    limit = float(summary["slav"].astype(np.float64)[baseline])
+    tolerance = 1e-12 * max(abs(limit), 1.0)
+    eligible = dynamic[dynamic["slav"] <= limit + tolerance].sort_values(["energy_kwh", "slav"], kind="stable")
+    head = f"{rule}'s ({_with_unit(m['slav'], limit)}): "
+    if eligible.empty:
+        return Best(
+            rule,
+            None,
+            f"{head}none; every consolidating policy has a higher SLAV (see the trade-off of energy against SLAV).",
+        )
+    name = str(eligible.index[0])
     row = eligible.iloc[0]
-    head = f"Lowest energy at an SLAV no worse than {baseline}'s ({_with_unit(m['slav'], limit)}): "
+    energy = m["energy_kwh"].format(row["energy_kwh"])
     if name == baseline:
         sentence = (
-            f"{head}{baseline} itself ({m['energy_kwh'].format(row['energy_kwh'])} kWh); "
-            f"every policy that uses less energy has a higher SLAV."
+            f"{head}{baseline} itself ({energy} kWh); "
+            "every consolidating policy that uses less energy has a higher SLAV."
         )
     else:
-        saved = 1.0 - float(energy[name]) / float(energy[baseline])
+        saved = 1.0 - float(row["energy_kwh"]) / float(summary["energy_kwh"].astype(np.float64)[baseline])
         sentence = (
-            f"{head}{name}, {m['energy_kwh'].format(row['energy_kwh'])} kWh ({saved:.1%} less than {baseline}), "
-            f"SLAV {_with_unit(m['slav'], row['slav'])}."
+            f"{head}{name}, {energy} kWh ({saved:.1%} less than {baseline}), SLAV {_with_unit(m['slav'], row['slav'])}."
         )
     return Best(rule, name, sentence)
 
@@ -259,19 +281,36 @@ def _with_unit(metric: Metric, value: float) -> str:
     return text if text == "0" else f"{text} {metric.unit}"
 
 
-def display_rows(
-    summary: pd.DataFrame, columns: Sequence[str], metrics: dict[str, Metric] = METRICS
-) -> tuple[list[str], list[list[str]]]:
-    """Header and formatted rows (policy first) of a per-policy table over ``columns``."""
+@dataclass(frozen=True)
+class Table:
+    """A table's header and formatted rows; ``spreads[i][j]`` is cell (i, j)'s range over days, or ``""``."""
+
+    header: list[str]
+    rows: list[list[str]]
+    spreads: list[list[str]]
+    text_columns: int = 1
+
+
+def summary_table(summary: pd.DataFrame, columns: Sequence[str], metrics: dict[str, Metric] = METRICS) -> Table:
+    """A per-policy table over ``columns``: the median over days, and the lowest and highest day beside it."""
     header = ["Policy", *(metrics[c].header for c in columns)]
-    rows = [[str(name), *(metrics[c].format(row[c]) for c in columns)] for name, row in summary.iterrows()]
-    return header, rows
+    rows, spreads = [], []
+    for name, row in summary.iterrows():
+        rows.append([str(name), *(metrics[c].format(row[c]) for c in columns)])
+        spreads.append(
+            [
+                "",
+                *(
+                    metrics[c].format_range(row[f"{c}_min"], row[f"{c}_max"]) if row["days"] > 1 else ""
+                    for c in columns
+                ),
+            ]
+        )
+    return Table(header, rows, spreads)
 
 
-def per_day_rows(
-    frame: pd.DataFrame, columns: Sequence[str], metrics: dict[str, Metric] = METRICS
-) -> tuple[list[str], list[list[str]]]:
-    """Header and rows of a per-day table: one row per (policy, day), policies in order, then days."""
+def per_day_table(frame: pd.DataFrame, columns: Sequence[str], metrics: dict[str, Metric] = METRICS) -> Table:
+    """A per-day table: one row per (policy, day), policies in order, then days."""
     header = ["Policy", "Day", *(metrics[c].header for c in columns)]
     order = {name: i for i, name in enumerate(dict.fromkeys(frame["policy"]))}
     ordered = frame.assign(_order=frame["policy"].map(order)).sort_values(["_order"], kind="stable")
@@ -279,7 +318,12 @@ def per_day_rows(
         [str(row["policy"]), str(row["day"]), *(metrics[c].format(row[c]) for c in columns)]
         for _, row in ordered.iterrows()
     ]
-    return header, rows
+    return Table(header, rows, [[""] * len(header) for _ in rows], text_columns=2)
+
+
+def plural(n: int, one: str, many: str | None = None) -> str:
+    """``1 day``, ``2 days``, ``1,052 VMs``, ``3 policies`` (``many`` for an irregular plural)."""
+    return f"{n:,} {one if n == 1 else many or one + 's'}"
 
 
 __all__ = [
@@ -293,12 +337,14 @@ __all__ = [
     "UNITS_NOTE",
     "Best",
     "Metric",
+    "Table",
     "best_by_esv",
     "best_energy_at_slav",
-    "display_rows",
-    "fit_metrics",
-    "per_day_rows",
+    "identical_groups",
+    "per_day_table",
+    "plural",
     "policy_summary",
     "results_frame",
     "series_frame",
+    "summary_table",
 ]

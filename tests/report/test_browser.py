@@ -1,4 +1,4 @@
-"""A real browser opens ``report.html``: no console errors, no requests beyond the file, every image drawn.
+"""A real browser opens ``report.html``: no console errors, no requests beyond the file, every figure (SVG) drawn.
 
 Runs headless Chromium (Debian's ``chromium`` package; CI installs it with
 ``.ci/setup.d/40-chromium.sh``) and talks to it over the DevTools protocol on a loopback websocket,
@@ -206,9 +206,9 @@ def test_report_loads_cleanly_and_every_image_renders(browser: str, report_page:
     assert seen.console_errors == []
     # the page itself and its inline data: images, nothing from the network or other files
     assert [url for url in seen.requests if not url.startswith("data:")] == [report_page.resolve().as_uri()]
-    assert len(seen.requests) == 5
+    assert len(seen.requests) == 6
     assert seen.result["title"].startswith("neat report: 4 policies on 2 days")
-    assert seen.result["count"] == 4
+    assert seen.result["count"] == 5  # the figures, as SVG
     assert seen.result["decoded"] is True
     assert seen.result["ok"] is True, seen.result["sizes"]
     assert all(width >= 600 and height >= 200 for width, height in seen.result["sizes"])

@@ -18,6 +18,7 @@ from neat.report.tables import RESULT_COLUMNS
 from .conftest import Inputs, base_args, invoke
 
 POLICIES = ("--policy", "thr-mmt-0.8", "--policy", "lr-mmt-1.2")
+FORMATS = ("pdf", "png", "svg")
 METRIC_COLUMNS = [c for c in RESULT_COLUMNS if c not in ("wall_time_s", "from_cache")]
 
 
@@ -38,9 +39,12 @@ def test_report_folder(report: tuple[Result, Path]) -> None:
     assert sorted(p.name for p in out.iterdir()) == [
         "plots", "report.html", "report.md", "results.csv", "results.parquet", "series.parquet",
     ]  # fmt: skip
-    assert sorted(p.name for p in (out / "plots").iterdir()) == [
-        "active-hosts.png", "energy.png", "migrations.png", "tradeoff.png",
-    ]  # fmt: skip
+    assert sorted(p.name for p in (out / "plots").iterdir()) == sorted(
+        f"{name}.{suffix}"
+        for name in ("active-hosts", "energy", "migrations", "power", "tradeoff")
+        for suffix in ("pdf", "png", "svg")
+    )
+    assert all((out / "plots" / f"energy.{s}").read_bytes()[:4] in (b"%PDF", b"\x89PNG", b"<?xm") for s in FORMATS)
     assert "8 cells (2 days x 4 policies): 8 simulated, 0 from the cache" in result.stdout
     assert "Lowest ESV: " in result.stdout
     assert f"Report: {out / 'report.html'}" in result.stdout
@@ -65,8 +69,8 @@ def test_page_is_self_contained(report: tuple[Result, Path]) -> None:
     _, out = report
     page = (out / "report.html").read_text()
     images = re.findall(r'<img src="([^"]+)"', page)
-    assert len(images) == 4
-    assert all(src.startswith("data:image/png;base64,iVBORw0KGgo") for src in images)  # the PNG signature
+    assert len(images) == 5
+    assert all(src.startswith("data:image/svg+xml;base64,PD94bWwg") for src in images)  # "<?xml "
     assert not re.search(r'(src|href)="(?!data:|#)', page)  # nothing fetched from anywhere
     assert "<script" not in page
     for section in ("Inputs", "Results", "Energy savings", "Best policies", "Figures", "Per-day values"):
@@ -79,9 +83,45 @@ def test_markdown_links_the_plots(report: tuple[Result, Path]) -> None:
     _, out = report
     text = (out / "report.md").read_text()
     links = re.findall(r"\]\((plots/[^)]+)\)", text)
-    assert len(links) == 4
+    assert len(links) == 15  # each figure's PNG shown, its PDF and SVG linked
     assert all((out / link).is_file() for link in links)
     assert "| Policy | ESV (" in text
+
+
+def test_baselines_are_never_best_and_the_reference_is_the_first_consolidating_policy(
+    report: tuple[Result, Path],
+) -> None:
+    result, out = report
+    best = [line.strip() for line in result.stdout.splitlines() if line.startswith("  ")]
+    assert best[0].startswith("Lowest ESV: ")
+    assert best[1].startswith("Lowest energy at an SLAV no worse than thr-mmt-0.8's (")
+    assert not any(re.search(r": (npa|dvfs)\b", line) for line in best)
+    page = (out / "report.html").read_text()
+    assert '<tr class="best"><td class="text">npa' not in page and '<tr class="best"><td class="text">dvfs' not in page
+    assert "<dt>Reference for SLAV</dt><dd><code>thr-mmt-0.8</code>" in page
+
+
+def test_spread_beside_medians_and_steps_as_in_the_results(report: tuple[Result, Path]) -> None:
+    """Two days: every consolidating policy's cell has a range beneath it; the day table's steps are
+    results.csv's (287 rounds from 288 samples)."""
+    _, out = report
+    page = (out / "report.html").read_text()
+    assert page.count('<span class="spread">') >= 2 * 6
+    text = (out / "report.md").read_text()
+    assert re.search(r"\| thr-mmt-0\.8 \| [\d.]+ \([\d.]+\u2013[\d.]+\) \|", text)
+    assert "| day1 | 24 | 288 | 287 |" in text
+    assert set(pd.read_csv(out / "results.csv")["steps"]) == {287}
+
+
+def test_one_day_is_singular(inputs: Inputs, tmp_path: Path) -> None:
+    args = base_args(inputs, tmp_path / "out", tmp_path / "cache")
+    args[args.index("--traces") + 1] = inputs.days / "day1"
+    result = invoke(*args, "--policy", "thr-mmt-0.8")
+    assert result.exit_code == 0, result.output
+    assert "3 cells (1 day x 3 policies)" in result.stdout
+    text = (tmp_path / "out" / "report.md").read_text()
+    assert "1 days" not in text and "3 policies on 1 day of traces" in text
+    assert '<span class="spread">' not in (tmp_path / "out" / "report.html").read_text()
 
 
 def test_default_policies_and_incremental_rerun(inputs: Inputs, tmp_path: Path) -> None:

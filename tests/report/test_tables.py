@@ -34,11 +34,12 @@ from neat.report.tables import (
     RESULT_COLUMNS,
     best_by_esv,
     best_energy_at_slav,
-    display_rows,
-    fit_metrics,
-    per_day_rows,
+    identical_groups,
+    per_day_table,
+    plural,
     policy_summary,
     results_frame,
+    summary_table,
 )
 from neat.traces import TraceSet
 
@@ -150,56 +151,96 @@ def test_best_by_esv_without_consolidating_policies(frame: pd.DataFrame) -> None
 @pytest.mark.parametrize(
     ("baseline", "winner", "sentence"),
     [
-        # dvfs's SLAV is 0: only npa and dvfs qualify, dvfs uses less energy
-        ("dvfs", "dvfs", "dvfs itself (55.0 kWh); every policy that uses less energy has a higher SLAV."),
-        # thr-x's median SLAV 0.0025: every policy qualifies; thr-x has the lowest energy, 35
-        ("thr-x", "thr-x", "thr-x itself (35.0 kWh)"),
-        # lr-y's 0.00075: npa, dvfs, lr-y qualify; lr-y (40) beats dvfs (55)
+        # dvfs's SLAV is 0: no consolidating policy qualifies, and dvfs itself never wins
+        ("dvfs", None, "dvfs's (0): none; every consolidating policy has a higher SLAV"),
+        ("npa", None, "npa's (0): none; every consolidating policy has a higher SLAV"),
+        # thr-x's median SLAV 0.0025: both consolidating policies qualify; thr-x has the lower energy, 35
+        ("thr-x", "thr-x", f"thr-x's (250.00 {E5}): thr-x itself (35.0 kWh)"),
+        # lr-y's 0.00075: only lr-y qualifies
         ("lr-y", "lr-y", "lr-y itself (40.0 kWh)"),
-        # npa's SLAV is 0 too: dvfs qualifies and saves 1 - 55/100 = 45 %
-        ("npa", "dvfs", "dvfs, 55.0 kWh (45.0% less than npa), SLAV 0."),
+        (None, None, "no consolidating policy in this report"),
     ],
 )
-def test_best_energy_at_an_slav_no_worse_than_the_baseline(
-    frame: pd.DataFrame, baseline: str, winner: str, sentence: str
+def test_best_energy_at_an_slav_no_worse_than_the_reference(
+    frame: pd.DataFrame, baseline: str | None, winner: str | None, sentence: str
 ) -> None:
     best = best_energy_at_slav(policy_summary(frame), baseline)
     assert best.policy == winner
     assert sentence in best.sentence
 
 
+def test_best_energy_when_another_policy_beats_the_reference(frame: pd.DataFrame) -> None:
+    """lr-y at 30 kWh (made up) and SLAV 0.00075 beats thr-x's 35 kWh at 0.0025: 1 - 30/35 = 14.3 % less."""
+    summary = policy_summary(frame)
+    summary.loc["lr-y", "energy_kwh"] = 30.0
+    best = best_energy_at_slav(summary, "thr-x")
+    assert best.policy == "lr-y"
+    assert best.sentence.endswith(f"lr-y, 30.0 kWh (14.3% less than thr-x), SLAV 75.00 {E5}.")
+
+
+def test_the_baselines_are_never_best_even_alone(frame: pd.DataFrame) -> None:
+    summary = policy_summary(frame[frame["policy"].isin(["npa", "dvfs"])])
+    assert best_energy_at_slav(summary, "dvfs").policy is None
+    assert best_by_esv(summary).policy is None
+
+
+def test_spread_over_days_in_the_summary(frame: pd.DataFrame) -> None:
+    """thr-x: energy 40 and 30 (min 30, max 40), SLAV 0.001 and 0.004, migrations 10 and 21."""
+    thr = policy_summary(frame).loc["thr-x"]
+    assert (thr["energy_kwh_min"], thr["energy_kwh"], thr["energy_kwh_max"]) == (30.0, 35.0, 40.0)
+    assert (thr["slav_min"], thr["slav_max"]) == pytest.approx((0.001, 0.004))
+    assert (thr["migrations_min"], thr["migrations_max"]) == (10, 21)
+
+
 def test_standard_table_layout(frame: pd.DataFrame) -> None:
-    header, rows = display_rows(policy_summary(frame), ("esv", "energy_kwh", "slav", "slatah", "pdm", "migrations"))
-    assert header == [
+    table = summary_table(policy_summary(frame), ("esv", "energy_kwh", "slav", "slatah", "pdm", "migrations"))
+    assert table.header == [
         "Policy", f"ESV ({E3})", "Energy (kWh)", f"SLAV ({E5})", "SLATAH (%)", "PDM (%)", "Migrations (count)",
     ]  # fmt: skip
-    assert rows[0] == ["npa", "0", "100.0", "0", "0", "0", "0"]
+    assert table.rows[0] == ["npa", "0", "100.0", "0", "0", "0", "0"]
     # SLATAH median 0.15 -> 15.00 %; PDM median 0.015 -> 1.500 %; migrations median 15.5 shown with one decimal
-    assert rows[2] == ["thr-x", "80.00", "35.0", "250.00", "15.00", "1.500", "15.5"]
+    assert table.rows[2] == ["thr-x", "80.00", "35.0", "250.00", "15.00", "1.500", "15.5"]
+    # beside each median, the lowest and highest day; none where both days show alike (npa's 100 kWh)
+    assert table.spreads[0] == ["", "", "", "", "", "", ""]
+    spreads = [cell.replace("\u2013", "..") for cell in table.spreads[2]]
+    assert spreads == ["", "40.00..120.00", "30.0..40.0", "100.00..400.00", "10.00..20.00", "1.000..2.000", "10..21"]
 
 
-def test_per_day_rows_group_by_policy(frame: pd.DataFrame) -> None:
-    header, rows = per_day_rows(frame, ("energy_kwh", "migrations"))
-    assert header == ["Policy", "Day", "Energy (kWh)", "Migrations (count)"]
-    assert [r[:2] for r in rows[:4]] == [["npa", "d1"], ["npa", "d2"], ["dvfs", "d1"], ["dvfs", "d2"]]
-    assert rows[5] == ["thr-x", "d2", "30.0", "21"]
+def test_per_day_table_groups_by_policy(frame: pd.DataFrame) -> None:
+    table = per_day_table(frame, ("energy_kwh", "migrations"))
+    assert table.header == ["Policy", "Day", "Energy (kWh)", "Migrations (count)"]
+    assert [r[:2] for r in table.rows[:4]] == [["npa", "d1"], ["npa", "d2"], ["dvfs", "d1"], ["dvfs", "d2"]]
+    assert table.rows[5] == ["thr-x", "d2", "30.0", "21"]
+    assert table.text_columns == 2
 
 
-def test_tiny_values_get_a_power_of_ten_unit() -> None:
-    """SLAV of 7.01e-11 would show as 0.00 x10^-5; fitted, the unit becomes x10^-11 and the value 7.01."""
-    values = pd.Series([0.0, 7.01e-11, 3.5e-11])
-    slav = METRICS["slav"].fitted(values)
-    assert slav.unit == "\u00d710\u207b\u00b9\u00b9"  # x10^-11
-    assert slav.format(7.01e-11) == "7.01"
+def test_units_are_fixed_and_tiny_values_keep_two_significant_digits() -> None:
+    """One unit per metric whatever the values, as in neat simulate's table: SLAV 3.27e-5 is 3.27 x10^-5;
+    7.01e-11 would show as 0.00, so it shows 7e-06 in the same unit."""
+    slav = METRICS["slav"]
+    assert (slav.unit, slav.format(3.27e-5)) == (E5, "3.27")
+    assert slav.format(7.01e-11) == "7e-06"
+    assert slav.format(3.1e-8) == "0.0031"
     assert slav.format(0.0) == "0"
-    # large enough values keep the field's unit; non-adaptive metrics never change
-    assert METRICS["slav"].fitted(pd.Series([3.27e-5])).unit == E5
-    assert METRICS["energy_kwh"].fitted(pd.Series([1e-9])).unit == "kWh"
-    assert METRICS["slatah"].fitted(pd.Series([0.0, 0.0])).unit == "%"
+    assert METRICS["esv"].unit == E3
+    assert METRICS["slatah"].unit == METRICS["pdm"].unit == "%"
 
 
-def test_fit_metrics_covers_every_metric(frame: pd.DataFrame) -> None:
-    assert fit_metrics(frame).keys() == METRICS.keys()
+def test_identical_results_are_grouped() -> None:
+    rows = [
+        ("d1", "a", 1.0, 4), ("d1", "b", 1.0, 4), ("d1", "c", 1.0, 5),
+        ("d2", "a", 2.0, 6), ("d2", "b", 2.0, 6), ("d2", "c", 2.0, 6),
+    ]  # fmt: skip
+    frame = pd.DataFrame(
+        [{"day": d, "policy": p, "kind": "dynamic", "energy_kwh": e, "slatah": 0.1, "pdm": 0.2, "migrations": m}
+         for d, p, e, m in rows]
+    )  # fmt: skip
+    assert identical_groups(frame) == [["a", "b"], ["c"]]
+
+
+def test_plural() -> None:
+    assert [plural(1, "day"), plural(2, "day"), plural(1052, "VM")] == ["1 day", "2 days", "1,052 VMs"]
+    assert plural(3, "policy", "policies") == "3 policies"
 
 
 def test_format_counts_and_missing_values() -> None:
