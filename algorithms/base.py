@@ -8,6 +8,7 @@ float64 utilization as a fraction of capacity, right-aligned, NaN-padded on the 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
@@ -102,6 +103,12 @@ class OverloadDetector(Plugin, ABC):
         """Per-host state before the first call (``None`` for stateless detectors)."""
         return None
 
+    def for_placement(self) -> OverloadDetector:
+        """The detector that guards targets ("would this host be overloaded with this VM?") and
+        says when an overloaded host is relieved: by default this one (CloudSim). A detector with a
+        hysteresis returns a stricter variant of itself."""
+        return self
+
     def detect(
         self,
         utilization: ArrayLike,
@@ -149,7 +156,10 @@ class UnderloadDetector(Plugin, ABC):
 
     #: True for a detector that never flags a host (the baselines' null object).
     NEVER: ClassVar[bool] = False
-    CAPABILITIES: ClassVar[dict[str, Any]] = {"NEVER": False}
+    #: True when each host is judged on its own row alone; False when the judgement depends on the
+    #: other hosts too (a host surplus to the load of all), so a batch must hold every host.
+    ROWWISE: ClassVar[bool] = True
+    CAPABILITIES: ClassVar[dict[str, Any]] = {"NEVER": False, "ROWWISE": True}
 
     def detect(self, utilization: ArrayLike, n_valid: ArrayLike) -> BoolArray:
         """Validate the inputs and evaluate; shapes as in :meth:`OverloadDetector.detect`."""
@@ -177,6 +187,9 @@ class VmTable:
     history : float array of shape (n_vms, window)
         CPU utilization history of each VM, right-aligned, NaN-padded.
     n_valid : intp array of shape (n_vms,)
+    relieves : optional callable, VM indices (k,) -> bool array (k,)
+        Whether each VM leaving alone would relieve its host (by the policy's guard); given by a
+        caller that can judge hosts, used by selectors that aim at the cheapest sufficient move.
     """
 
     host: IntArray
@@ -185,6 +198,7 @@ class VmTable:
     ram_mb: FloatArray
     history: FloatArray
     n_valid: IntArray
+    relieves: Callable[[IntArray], BoolArray] | None = None
 
 
 def candidate_vms(vms: VmTable, hosts: BoolArray, *, owner: str) -> tuple[IntArray, IntArray]:

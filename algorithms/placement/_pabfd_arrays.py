@@ -34,11 +34,13 @@ CPU, PE, RAM, CAPACITY, STEPS, BASELINE, TENTH = range(7)
 USED_CPU, USED_RAM, ON = 7, 8, 9
 BEFORE, OFFSET, RATE_NEAR, RATE_FAR = 10, 11, 12, 13
 HOST_NV = 14
-N_HOST_ROWS = 15
+#: Watts per MIPS at full load (a switched-off host's price per MIPS under "efficiency" pricing, else 0).
+EFFICIENCY = 15
+N_HOST_ROWS = 16
 #: Rows of ``RoundArrays.vm``.
 VM_MIPS, VM_CPU, VM_CAPPED, VM_RAM, VM_NV, VM_STEPS = range(6)
 #: Positions in ``RoundArrays.options``.
-FROZEN, EMPTY_FULL, SLACK_W, TRIM = 0, 1, 2, 3
+FROZEN, EMPTY_FULL, SLACK_W, TRIM, EMPTY_BASE_W = 0, 1, 2, 3, 4
 
 
 class RoundArrays(NamedTuple):
@@ -52,7 +54,8 @@ class RoundArrays(NamedTuple):
         each host is priced against when the baseline is frozen), TENTH (a demand up to this
         spans at most two power-table segments). State: USED_CPU, USED_RAM, ON (1.0 for a host
         switched on; a placement call sets entries and restores them), HOST_NV (valid length of
-        the host history; with STEPS, it follows the guard's assignments). Derived by
+        the host history; with STEPS, it follows the guard's assignments), EFFICIENCY (watts per
+        MIPS at full load under "efficiency" pricing, else 0). Derived by
         :func:`reprice`: BEFORE (power a placement's increase is measured from), OFFSET
         (power at the used CPU less BEFORE), RATE_NEAR and RATE_FAR (least watts per MIPS a
         demand up to TENTH, or any demand, can add).
@@ -64,10 +67,12 @@ class RoundArrays(NamedTuple):
         committed move adds), VM_RAM, VM_NV (valid length of its history), VM_STEPS (its migration
         time in steps).
     vm_history : float array (n_vms, window)
-    options : float array (4,)
+    options : float array (5,)
         FROZEN (price against BASELINE), EMPTY_FULL (a switched-off host costs its whole power),
         SLACK_W (rounding allowance of the bounds, watts), TRIM (a history's length is the row
-        without its oldest zeros, as CloudSim counts history).
+        without its oldest zeros, as CloudSim counts history), EMPTY_BASE_W (under "efficiency"
+        pricing, what waking any host costs before its watts per MIPS: the largest peak power, so
+        a host in use always ranks first).
     params, coef : the detector's :class:`algorithms.base.DetectorKernel`
     """
 
@@ -118,6 +123,9 @@ def pack_round(
     host[:, TENTH] = hosts.cpu_mips * 0.099  # a tenth of the CPU, less a margin for rounding
     host[:, USED_CPU], host[:, USED_RAM], host[:, ON] = used_cpu, used_ram, active
     frozen, empty_full = baseline_utilization is not None, placer.empty_host_cost == "full"
+    efficient = placer.empty_host_cost == "efficiency"
+    if efficient:
+        host[:, EFFICIENCY] = table[:, -1] / hosts.cpu_mips
     return RoundArrays(
         host=host,
         power_w=table,
@@ -125,7 +133,13 @@ def pack_round(
         vm=np.stack([vm_mips, vm_cpu, vm_capped, vm_ram, vm_n_valid, vm_steps]).astype(np.float64, copy=False),
         vm_history=np.ascontiguousarray(vm_history, dtype=np.float64),
         options=np.array(
-            [frozen, empty_full, 1e-9 * (1.0 + float(np.abs(table).max(initial=0.0))), trim_leading_zeros]
+            [
+                frozen,
+                empty_full,
+                1e-9 * (1.0 + float(np.abs(table).max(initial=0.0))),
+                trim_leading_zeros,
+                float(table[:, -1].max(initial=0.0)) if efficient else 0.0,
+            ]
         ),
         params=spec.params,
         coef=spec.coef,
@@ -160,6 +174,12 @@ def reprice(a: RoundArrays, h: int) -> None:
     spans the current segment and the next at most). Call after every change of USED_CPU or ON.
     """
     host, table = a.host, a.power_w
+    if host[h, EFFICIENCY] > 0 and host[h, ON] == 0:
+        # "efficiency": a switched-off host costs EMPTY_BASE_W plus its full-load watts per MIPS
+        host[h, BEFORE] = math.nan
+        host[h, OFFSET] = a.options[EMPTY_BASE_W]
+        host[h, RATE_NEAR] = host[h, RATE_FAR] = host[h, EFFICIENCY]
+        return
     now = power_at(table, h, host[h, USED_CPU] / host[h, CPU])
     if a.options[EMPTY_FULL] != 0 and host[h, ON] == 0:
         host[h, BEFORE] = 0.0

@@ -30,6 +30,7 @@ from algorithms.placement._pabfd_arrays import (
     BEFORE,
     CAPACITY,
     CPU,
+    EFFICIENCY,
     HOST_NV,
     OFFSET,
     PE,
@@ -80,6 +81,8 @@ def _increase(host: FloatArray, power: FloatArray, h: int, cpu: float, ram: floa
     used = host[h, USED_CPU]
     if host[h, PE] < cpu or host[h, CAPACITY] - used < cpu or host[h, RAM] - host[h, USED_RAM] < ram:
         return math.inf
+    if math.isnan(host[h, BEFORE]):  # switched off, priced by efficiency (see reprice)
+        return host[h, OFFSET] + cpu * host[h, EFFICIENCY]
     return power_at(power, h, (used + cpu) / host[h, CPU]) - host[h, BEFORE]
 
 

@@ -33,11 +33,14 @@ class PowerAwareBestFitDecreasing(Placer):
 
     Parameters
     ----------
-    empty_host_cost : {"full", "idle_excluded"}
+    empty_host_cost : {"full", "idle_excluded", "efficiency"}
         How a switched-off host is priced. ``"full"`` (default): waking it costs its whole power,
         idle included. ``"idle_excluded"``: only the increase over idle power, as CloudSim 4.0
         prices it (it compares against the power of a host at 0 %, which is the idle power),
-        which makes waking hosts look cheap.
+        which makes waking hosts look cheap. ``"efficiency"``: a host in use always ranks before
+        a switched-off one, and among those the one with the fewest watts per MIPS at full load
+        is woken (the host that will carry load most cheaply once filled, where ``"full"`` wakes
+        the one with the least idle power).
     cpu_threshold : float in (0, 1]
         Fraction of a host's CPU that may be allocated.
     all_or_nothing : bool
@@ -56,7 +59,7 @@ class PowerAwareBestFitDecreasing(Placer):
     all_or_nothing: bool = False
 
     PARAMETERS = {  # noqa: RUF012
-        "empty_host_cost": Options(("full", "idle_excluded")),
+        "empty_host_cost": Options(("full", "idle_excluded", "efficiency")),
         "cpu_threshold": Interval("float", 0.0, 1.0, "right"),
         "all_or_nothing": Options((False, True)),
     }
@@ -90,6 +93,10 @@ class PowerAwareBestFitDecreasing(Placer):
         frozen = request.baseline_utilization
         if frozen is not None:
             baseline_w = power_w(hosts.power_w, frozen)
+        efficient = self.empty_host_cost == "efficiency"
+        if efficient:
+            empty_base_w = float(hosts.power_w[:, -1].max(initial=0.0))
+            w_per_mips = hosts.power_w[:, -1] / hosts.cpu_mips
         order = np.argsort(-vm_cpu, kind="stable")
         for vm in order:
             cpu = vm_cpu[vm]
@@ -108,6 +115,8 @@ class PowerAwareBestFitDecreasing(Placer):
             if self.empty_host_cost == "full":
                 before_w = np.where(on[candidates], before_w, 0.0)
             increase_w = after_w - before_w
+            if efficient:
+                increase_w = np.where(on[candidates], increase_w, empty_base_w + cpu * w_per_mips[candidates])
             ranked = candidates[np.argsort(increase_w, kind="stable")]
             chosen = self._first_acceptable(int(vm), ranked, used_cpu, guard)
             if chosen < 0:

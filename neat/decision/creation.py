@@ -39,7 +39,7 @@ def place_at_creation(
     baseline = mode.pricing_baseline(np.zeros(n_hosts))
     if compiled_round(policy):
         assert policy.kernels is not None
-        placer_kernel, detector_kernel = policy.kernels
+        placer_kernel, _, detector_kernel = policy.kernels
         arrays = pack_round(
             hosts,
             placer_kernel,
@@ -66,7 +66,7 @@ def place_at_creation(
     used_cpu = np.zeros(n_hosts)
     used_ram = np.zeros(n_hosts)
     guard = DetectorGuard(
-        policy.detector,
+        policy.guard,
         mode,
         vm_history=np.ones((n_vms, 1)),
         vm_n_valid=np.ones(n_vms, dtype=np.intp),
@@ -76,7 +76,7 @@ def place_at_creation(
         host_history=np.zeros((n_hosts, 1)),
         host_n_valid=np.zeros(n_hosts, dtype=np.intp),
         host_steps=np.zeros(n_hosts),
-        state=policy.detector.initial_state(n_hosts),
+        state=policy.guard.initial_state(n_hosts),
         track_assignments=False,
     )
     allowed = np.ones(n_hosts, dtype=np.bool_)
@@ -91,7 +91,7 @@ def place_at_creation(
             baseline_utilization=baseline,
         )
         guard.vm_ids = np.array([vm])
-        target = int(policy.placer.place(hosts, request, None if policy.detector.NEVER else guard)[0])
+        target = int(policy.placer.place(hosts, request, None if policy.guard.NEVER else guard)[0])
         if target < 0:
             break
         vm_host[vm] = target

@@ -248,13 +248,17 @@ class _Round:
         )
 
 
-def _judge(policy: Policy, rows: FloatArray, n_valid: IntArray, steps: FloatArray, state: Any) -> tuple[BoolArray, Any]:
-    """The overload detector on host histories ``rows`` (n, window): its compiled row kernel where the
-    round is compiled (it decides as :meth:`~algorithms.base.OverloadDetector.evaluate` does, and a
-    detector with a kernel is stateless), else its NumPy method. Returns (overloaded (n,), next state)."""
+def _judge(
+    policy: Policy, rows: FloatArray, n_valid: IntArray, steps: FloatArray, state: Any, *, guard: bool = False
+) -> tuple[BoolArray, Any]:
+    """The overload detector (``guard``: the policy's guard) on host histories ``rows`` (n, window):
+    its compiled row kernel where the round is compiled (it decides as
+    :meth:`~algorithms.base.OverloadDetector.evaluate` does, and a detector with a kernel is
+    stateless), else its NumPy method. Returns (overloaded (n,), next state)."""
     if compiled_round(policy):
         assert policy.kernels is not None
-        kernel = policy.kernels[1]
+        _, detector_kernel, guard_kernel = policy.kernels
+        kernel = guard_kernel if guard else detector_kernel
         overloaded: BoolArray = detect_rows(
             kernel.params,
             kernel.coef,
@@ -263,7 +267,7 @@ def _judge(policy: Policy, rows: FloatArray, n_valid: IntArray, steps: FloatArra
             np.ascontiguousarray(steps, dtype=np.float64),
         )
         return overloaded, state
-    return policy.detector.evaluate(rows, n_valid, steps, state)
+    return (policy.guard if guard else policy.detector).evaluate(rows, n_valid, steps, state)
 
 
 def _mask(mask: BoolArray | None, n: int) -> BoolArray:
@@ -295,6 +299,23 @@ def _select_until_relieved(rnd: _Round) -> IntArray:
     host_n_valid = rnd.host_n_valid.copy()
 
     def vm_table(rows: IntArray) -> VmTable:
+        def relieves(picks: IntArray) -> BoolArray:
+            """Whether each VM ``rows[picks]`` leaving alone brings its host under the guard."""
+            vms = rows[picks]
+            on = plan_host[vms]
+            share = (inputs.vm_mips[vms] / inputs.hosts.cpu_mips[on])[:, None]
+            without = host_history[on] - rnd.vm_history[vms] * share
+            n_valid = host_n_valid[on]
+            still, _ = _judge(
+                policy,
+                without,
+                mode.history_length(without, n_valid),
+                rnd.host_steps[on],
+                take_state(rnd.detector_state, on),
+                guard=True,
+            )
+            return ~still
+
         return VmTable(
             host=np.where(rnd.movable[rows], plan_host[rows], -1),
             cpu_mips=rnd.requested[rows],
@@ -302,6 +323,7 @@ def _select_until_relieved(rnd: _Round) -> IntArray:
             ram_mb=inputs.vm_ram_mb[rows],
             history=rnd.vm_history[rows],
             n_valid=inputs.vm_n_valid[rows],
+            relieves=relieves,
         )
 
     table = vm_table(rows)
@@ -336,6 +358,7 @@ def _select_until_relieved(rnd: _Round) -> IntArray:
             mode.history_length(history, n_valid),
             rnd.host_steps[hosts_now],
             take_state(rnd.detector_state, hosts_now),
+            guard=True,  # relieved to the level a target may be filled to
         )
         active[hosts_now] = still
         if local:
@@ -369,7 +392,7 @@ def _place_numpy(rnd: _Round, selected: IntArray) -> None:
     hosts, placer, mode = inputs.hosts, policy.placer, policy.mode
     requested, vm_ram, used_cpu, used_ram = rnd.requested, rnd.vm_ram, rnd.used_cpu, rnd.used_ram
     guard = DetectorGuard(
-        policy.detector,
+        policy.guard,
         mode,
         vm_history=rnd.vm_history,
         vm_n_valid=inputs.vm_n_valid,
@@ -442,7 +465,7 @@ def _place_compiled(rnd: _Round, selected: IntArray) -> None:
     inputs, policy = rnd.inputs, rnd.policy
     hosts, mode = inputs.hosts, policy.mode
     assert policy.kernels is not None
-    placer_kernel, detector_kernel = policy.kernels
+    placer_kernel, _, detector_kernel = policy.kernels
     arrays = round_arrays.pack_round(
         hosts,
         placer_kernel,

@@ -95,10 +95,18 @@ class Policy:
         return not (self.detector.NEVER and self.underload.NEVER)
 
     @cached_property
-    def kernels(self) -> tuple[PlacementKernel, DetectorKernel] | None:
-        """The placer's and the detector's compiled kernels if both declare one, else None."""
+    def guard(self) -> OverloadDetector:
+        """The detector that guards placement targets and ends a host's relief
+        (:meth:`~algorithms.base.OverloadDetector.for_placement`; the overload detector itself unless
+        it declares a hysteresis)."""
+        return self.detector.for_placement()
+
+    @cached_property
+    def kernels(self) -> tuple[PlacementKernel, DetectorKernel, DetectorKernel] | None:
+        """The compiled kernels of the placer, the detector and the guard if all declare one, else None."""
         placer, detector = self.placer.kernel(), self.detector.kernel()
-        return None if placer is None or detector is None else (placer, detector)
+        guard = detector if self.guard is self.detector else self.guard.kernel()
+        return None if placer is None or detector is None or guard is None else (placer, detector, guard)
 
 
 def baseline_spec(name: str) -> PolicySpec:

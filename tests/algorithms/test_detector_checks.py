@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from algorithms._validation import Constraint, InputError, Interval, Nullable, Options, ParameterError, Sequence
@@ -307,8 +307,28 @@ def test_overload_batched_equals_per_host(name, config, data):
     check_batched_equals_per_host("overload", name, config, data)
 
 
-@pytest.mark.parametrize("name", UNDERLOAD)
+@pytest.mark.parametrize("name", [name for name in UNDERLOAD if load("underload", name).ROWWISE])
 @CHECK_SETTINGS
 @given(data=histories())
 def test_underload_batched_equals_per_host(name, data):
     check_batched_equals_per_host("underload", name, {}, data)
+
+
+@pytest.mark.parametrize("name", [name for name in UNDERLOAD if not load("underload", name).ROWWISE])
+@CHECK_SETTINGS
+@given(data=histories(), seed=st.integers(0, 2**32 - 1))
+def test_underload_judging_all_hosts_ignores_order_and_switched_off_hosts(name, data, seed):
+    """A detector that judges hosts against each other flags the same hosts whatever their order
+    (newest values distinct, so no tie decides), and a host at 0 % added changes nothing."""
+    series, start, _, window = data
+    u, n = prefix_batch(series, start, window, 0)
+    last = np.where(n > 0, u[:, -1], -1.0)
+    assume(np.unique(last).size == last.size)
+    detector = load("underload", name)()
+    flagged, _ = call(detector, u, n)
+    order = np.random.default_rng(seed).permutation(u.shape[0])
+    permuted, _ = call(detector, u[order], n[order])
+    np.testing.assert_array_equal(permuted, flagged[order])
+    with_off, _ = call(detector, np.vstack([u, np.zeros((1, window))]), np.append(n, window))
+    np.testing.assert_array_equal(with_off[:-1], flagged)
+    assert not with_off[-1]

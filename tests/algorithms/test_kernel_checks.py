@@ -33,6 +33,7 @@ CONFIGS: dict[str, list[dict[str, Any]]] = {
     "iqr": [{"window": 5, "min_history": 2, "fallback_threshold": None}],
     "lr": [{"weighting": "none"}, {"length": 5, "comparison": "strict", "fallback_threshold": None}],
     "lrr": [{"weighting": "none"}, {"length": 30, "safety": 1.3}],
+    "forecast": [{"threshold": 0.7, "placement_threshold": 0.6, "quantile": 0.9, "min_changes": 1}],
 }
 #: Every registered detector that declares a kernel, with each of its configurations.
 CASES = [
@@ -73,10 +74,26 @@ def test_the_kernel_decides_as_evaluate(name: str, params: dict[str, Any]) -> No
     assert 0 < expected.sum() < expected.size  # the cases reach both answers
 
 
+@pytest.mark.parametrize(("name", "params"), CASES, ids=[f"{n}-{p}" for n, p in CASES])
+def test_the_placement_levels_kernel_decides_as_its_evaluate(name: str, params: dict[str, Any]) -> None:
+    """A detector with a hysteresis guards targets with another detector: its kernel too is exact."""
+    guard = available("overload")[name](**params).for_placement()
+    kernel = guard.kernel()
+    assert kernel is not None
+    rng = np.random.default_rng(11)
+    rows, n_valid = histories(rng, 500)
+    steps = rng.choice([0.0, 0.3, 1.0], rows.shape[0])
+    expected, _ = guard.evaluate(rows, n_valid, steps, guard.initial_state(rows.shape[0]))
+    got = detect_rows(kernel.params, kernel.coef, np.nan_to_num(rows, nan=0.0), n_valid, steps)
+    np.testing.assert_array_equal(got, expected)
+    assert 0 < expected.sum() < expected.size
+
+
 def test_every_stateless_built_in_detector_has_a_kernel() -> None:
-    """THR, MAD, IQR, LR and LRR declare kernels; the stateful ones (OTF, MHOD) and never do not."""
+    """THR, MAD, IQR, LR, LRR and the forecast band declare kernels; the stateful ones (OTF, MHOD) and
+    never do not."""
     with_kernel = {name for name, cls in available("overload").items() if cls().kernel() is not None}
-    assert with_kernel == {"thr", "mad", "iqr", "lr", "lrr"}
+    assert with_kernel == {"thr", "mad", "iqr", "lr", "lrr", "forecast"}
 
 
 def test_a_subclass_that_overrides_behaviour_loses_the_kernel_it_does_not_redeclare() -> None:

@@ -114,3 +114,25 @@ def test_an_over_subscribed_host_is_relieved_on_both_paths(mode: Mode, monkeypat
     assert compiled.overloaded[0] and (compiled.sources == 0).sum() >= 3
     for field in ("vms", "sources", "targets", "groups"):
         np.testing.assert_array_equal(getattr(compiled, field), getattr(reference, field), err_msg=field)
+
+
+@pytest.mark.parametrize("mode", [CLOUDSIM, NEAT], ids=lambda m: m.name)
+@pytest.mark.parametrize("detector", ["thr", "lr", "forecast"])
+def test_efficiency_pricing_decides_as_the_numpy_round(
+    detector: str, mode: Mode, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PABFD waking the most efficient switched-off host: the compiled search as the NumPy placer."""
+    placer = Component("pabfd", {"empty_host_cost": "efficiency", "cpu_threshold": 0.9})
+    policy = build_policy(custom_spec(Component(detector, PARAMS.get(detector, {})), Component("mm"), placer), mode)
+    assert policy.kernels is not None
+    moved = 0
+    for seed in range(6):
+        inputs = random_round(seed)
+        compiled = decide(inputs, policy)
+        monkeypatch.setattr(decide_module, "compiled_round", lambda _policy: False)
+        reference = decide(inputs, policy)
+        monkeypatch.undo()
+        for field in ("vms", "sources", "targets", "groups", "overloaded", "underloaded", "unrelieved"):
+            np.testing.assert_array_equal(getattr(compiled, field), getattr(reference, field), err_msg=field)
+        moved += compiled.n_moves
+    assert moved > 0

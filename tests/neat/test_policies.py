@@ -29,8 +29,8 @@ from neat.decision.policy import (
 
 #: The overload detectors and selections a policy name may use (every registered plug-in with a
 #: policy parameter, and every registered selection, in registry order).
-DETECTOR_NAMES = "iqr, last-n-average, lr, lrr, mad, mhod, otf, thr"
-SELECTION_NAMES = "mc, mmt, mu, none, rs"
+DETECTOR_NAMES = "forecast, iqr, last-n-average, lr, lrr, mad, mhod, otf, thr"
+SELECTION_NAMES = "mc, mm, mmt, mu, none, rs"
 
 #: How each mode prices waking an empty host in PABFD.
 EMPTY_HOST_COST = {"cloudsim": "idle_excluded", "neat": "full"}
@@ -205,7 +205,7 @@ def test_custom_policy_unknown_algorithm_lists_the_available_ones() -> None:
     with pytest.raises(PolicyError) as err:
         build_policy(custom("mad", {}, "biggest", {}, "pabfd", {}), MODES["neat"])
     assert str(err.value) == (
-        "policy 'mad-biggest-pabfd': unknown selection algorithm 'biggest'; available: mc, mmt, mu, none, rs"
+        "policy 'mad-biggest-pabfd': unknown selection algorithm 'biggest'; available: mc, mm, mmt, mu, none, rs"
     )
 
 

@@ -1,0 +1,73 @@
+"""Minimization of migrations (MM) VM selection: the VM that relieves its host most leaves first.
+
+Relieving an overloaded host with the fewest migrations means moving its busiest VMs: each pick
+takes the VM with the largest current CPU demand (``rank="demand"``), or the largest demand per MB
+of RAM (``rank="demand_per_ram"``: the most relief per second of migration, since a live migration
+lasts in proportion to the RAM it copies). Ties go to the lowest index.
+
+References
+----------
+Beloglazov, Abawajy & Buyya, "Energy-aware resource allocation heuristics for efficient management
+of data centers for cloud computing", FGCS 28(5), 2012, section 4.3 (the MM policy, which picks the
+fewest VMs that bring a host below its threshold).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from algorithms._validation import Options
+from algorithms.base import BoolArray, IntArray, VmSelector, VmTable
+from algorithms.selection.mmt import first_per_host
+
+__all__ = ["MinimizationOfMigrations"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class MinimizationOfMigrations(VmSelector):
+    """Select the VM with the largest current CPU demand on each chosen host.
+
+    Parameters
+    ----------
+    rank : {"demand", "demand_per_ram"}
+        ``"demand"`` (default): the largest demand in MIPS leaves first. ``"demand_per_ram"``: the
+        largest demand per MB of RAM (relief per second of migration).
+    """
+
+    rank: str = "cheapest_relief"
+
+    LOCAL = True
+    PARAMETERS = {"rank": Options(("cheapest_relief", "demand", "demand_per_ram"))}  # noqa: RUF012
+
+    def evaluate(
+        self, vms: VmTable, hosts: BoolArray, vm: IntArray, host: IntArray, rng: np.random.Generator | None = None
+    ) -> IntArray:
+        """Pick the VM of every chosen host that relieves it most.
+
+        Parameters
+        ----------
+        vms : VmTable with n_vms rows
+        hosts : bool array of shape (n_hosts,)
+        vm, host : intp arrays of shape (n_candidates,), the VMs on chosen hosts and their hosts
+        rng : unused
+
+        Returns
+        -------
+        intp array of shape (n_hosts,)
+            Index of the chosen VM, -1 where the host is not chosen or has no selectable VM.
+        """
+        demand = np.asarray(vms.cpu_mips, dtype=np.float64)[vm]
+        ram = np.asarray(vms.ram_mb, dtype=np.float64)[vm]
+        if self.rank == "demand":
+            return first_per_host(vm, host, (-demand,), hosts.shape[0])
+        per_ram = demand / ram
+        if self.rank == "demand_per_ram" or vms.relieves is None:
+            return first_per_host(vm, host, (-per_ram,), hosts.shape[0])
+        # cheapest_relief: of the VMs that relieve their host alone, the one whose migration loses
+        # least (demand x RAM, the MIPS lost in proportion to the time it lasts); else the most relief
+        # per MB
+        enough = vms.relieves(vm)
+        keys = ((~enough).astype(np.float64), np.where(enough, demand * ram, -per_ram))
+        return first_per_host(vm, host, keys, hosts.shape[0])

@@ -1,0 +1,66 @@
+"""Surplus hosts: underloaded are the least utilized hosts beyond those the load needs.
+
+The hosts switched on carry a total utilization ``U`` (in host capacities, the sum of their newest
+values); at a target mean utilization ``target_utilization`` they need ``ceil(U / target_utilization)`` of them. The
+``active - ceil(U / target_utilization) - slack_hosts`` least utilized hosts at or below ``threshold`` are
+underloaded. Unlike a fixed threshold, a host just woken to relieve an overloaded one is not
+emptied again while the others are full.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from algorithms._validation import Interval
+from algorithms._windows import last_value
+from algorithms.base import BoolArray, FloatArray, IntArray, UnderloadDetector
+
+__all__ = ["SurplusUnderload"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class SurplusUnderload(UnderloadDetector):
+    """The least utilized hosts beyond ``ceil(sum(u) / target_utilization) + slack_hosts`` are underloaded.
+
+    Parameters
+    ----------
+    target_utilization : float in (0, 1]
+        Mean utilization the hosts kept on are expected to carry.
+    slack_hosts : int >= 0
+        Hosts kept on beyond what the load needs.
+    threshold : float in [0, 1]
+        Only hosts at or below it are underloaded.
+
+    Notes
+    -----
+    :meth:`evaluate` takes ``utilization`` of shape (n_hosts, window) and ``n_valid`` of shape
+    (n_hosts,) and returns a bool array of shape (n_hosts,). A host is counted as switched on when
+    its newest value is above 0.
+    """
+
+    PARAMETERS = {  # noqa: RUF012
+        "target_utilization": Interval("float", 0.0, 1.0, "right"),
+        "slack_hosts": Interval("int", 0, 1_000_000),
+        "threshold": Interval("float", 0.0, 1.0),
+    }
+
+    ROWWISE = False
+
+    target_utilization: float = 0.85
+    slack_hosts: int = 0
+    threshold: float = 0.7
+
+    def evaluate(self, utilization: FloatArray, n_valid: IntArray) -> BoolArray:
+        last, has = last_value(utilization, n_valid)
+        on = np.flatnonzero(has & (last > 0))
+        needed = math.ceil(float(last[on].sum()) / self.target_utilization - 1e-9) + self.slack_hosts
+        surplus = on.size - needed
+        result = np.zeros(utilization.shape[0], dtype=np.bool_)
+        if surplus <= 0:
+            return result
+        ranked = on[np.argsort(last[on], kind="stable")][:surplus]
+        result[ranked] = last[ranked] <= self.threshold
+        return result
