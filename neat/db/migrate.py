@@ -41,10 +41,15 @@ __all__ = [
     "upgrade",
 ]
 
+_NEAT_DIR = Path(__file__).resolve().parents[1]
+
 #: The environment variable naming the database.
 URL_ENV = "NEAT_DATABASE_URL"
-#: ``migrations/`` at the root of the source tree.
-MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+#: ``migrations/`` at the root of the source tree, shipped in wheels as ``neat/migrations``.
+MIGRATIONS_DIR = next(
+    (folder for folder in (_NEAT_DIR / "migrations", _NEAT_DIR.parent / "migrations") if (folder / "env.py").is_file()),
+    _NEAT_DIR.parent / "migrations",
+)
 
 
 class MigrationError(RuntimeError):
@@ -68,7 +73,8 @@ def alembic_config(connection: Connection | None = None) -> Config:
     """An Alembic ``Config`` for ``migrations/``, running on ``connection`` if given."""
     if not (MIGRATIONS_DIR / "env.py").is_file():
         raise MigrationError(
-            f"the migration scripts are not at {MIGRATIONS_DIR}: run neat from a source checkout (pip install -e .)"
+            f"the migration scripts are not at {MIGRATIONS_DIR}: reinstall neat (a wheel carries them in "
+            "neat/migrations, a source checkout in migrations/)"
         )
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
