@@ -182,6 +182,7 @@ class GlobalManager:
         self._state: tuple[tuple[str, ...], Any] = ((), None)  # the detector's state, by host list
         self.keeper = LeaseKeeper(store, holder or holder_id(), config.lease_ttl_s, on_change=self._lease_changed)
         self.cycles = 0
+        self.reconcile_poll_s = 2.0
         self._stopping = threading.Event()
         self._clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
@@ -264,11 +265,20 @@ class GlobalManager:
             again.plan, result.outcomes + again.outcomes, again.skipped, f"woke {woken.host}", reconciled=reconciled
         )
 
-    def reconcile(self, plan_ids: Sequence[int] | None = None) -> Reconciliation:
-        """Settle the open actions of interrupted plans (all, or ``plan_ids``) from the cloud's records;
-        suspend the hosts it disabled (with power management)."""
+    def reconcile(self, plan_ids: Sequence[int] | None = None, *, wait_s: float | None = None) -> Reconciliation:
+        """Settle the open actions of interrupted plans (all, or ``plan_ids``) from the cloud's records,
+        waiting up to ``wait_s`` (default: a decision interval) for migrations Nova still runs; suspend
+        the hosts it disabled (with power management)."""
         timeout_s = self.config.limits.migration_timeout_s or 600.0
-        reconciler = Reconciler(self.store, self.cloud, migration_timeout_s=timeout_s, now=self._clock)
+        wait = min(timeout_s, self.config.decide_interval_s) if wait_s is None else wait_s
+        reconciler = Reconciler(
+            self.store,
+            self.cloud,
+            migration_timeout_s=timeout_s,
+            wait_s=wait,
+            poll_s=self.reconcile_poll_s,
+            now=self._clock,
+        )
         done = reconciler.run(plan_ids)
         if self.metrics is not None:
             for settled in done.settled:
@@ -495,7 +505,7 @@ class GlobalManager:
             log.info("plan executed: %d of %d actions completed", done, len(outcomes))
             if any(o.status == LOST for o in outcomes):
                 try:
-                    self.reconcile([plan.id])
+                    self.reconcile([plan.id], wait_s=0.0)
                 except Exception as exc:  # the cloud is still away: the next cycle settles them
                     log.warning("migrations the cloud did not report on stay open until it answers (%s)", exc)
             if self.power is not None:

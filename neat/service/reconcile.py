@@ -94,6 +94,7 @@ class Reconciler:
         cloud: RecordsCloud,
         *,
         migration_timeout_s: float,
+        wait_s: float | None = None,
         poll_s: float = 2.0,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         sleep: Callable[[float], None] = time.sleep,
@@ -101,6 +102,7 @@ class Reconciler:
         self.store = store
         self.cloud = cloud
         self.migration_timeout_s = migration_timeout_s
+        self.wait_s = migration_timeout_s if wait_s is None else wait_s
         self.poll_s = poll_s
         self.now = now
         self.sleep = sleep
@@ -112,9 +114,12 @@ class Reconciler:
         still_open = 0
         for plan in open_plans(self.store, plan_ids):
             log.info("plan %d was interrupted (claimed by %s): settling its open actions", plan.id, plan.claimed_by)
+            waiting_until = self.now() + timedelta(seconds=self.wait_s)
             for action in plan.actions:
                 if action.kind == "migrate" and action.status == "running":
-                    settled.append(self._settle_migration(action))
+                    outcome = self._settle_migration(action, waiting_until)
+                    if outcome is not None:
+                        settled.append(outcome)
             current = self.store.plan(plan.id)
             for action in current.actions:
                 if action.status not in ("pending", "running") or (
@@ -143,7 +148,9 @@ class Reconciler:
         return Reconciliation(tuple(settled), tuple(disabled), still_open)
 
     # -- migrations ---------------------------------------------------------------------------
-    def _settle_migration(self, action: ActionRecord) -> Settled:
+    def _settle_migration(self, action: ActionRecord, waiting_until: datetime) -> Settled | None:
+        """The migration's final status, or None if Nova still runs it at ``waiting_until`` (before
+        its own deadline: it stays running, its server busy, until a later reconciliation)."""
         server_id = action.vm_uuid or ""
         started = action.started_at or self.now()
         deadline = started + timedelta(seconds=self.migration_timeout_s)
@@ -173,6 +180,8 @@ class Reconciler:
                     "failed",
                     f"timeout: still {status!r} {self.migration_timeout_s:g} s after it started; it may still run",
                 )
+            if self.now() >= waiting_until:
+                return None
             self.sleep(self.poll_s)
 
     def _record_since(self, server_id: str, started: datetime) -> Migration | None:
