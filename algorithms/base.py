@@ -104,10 +104,14 @@ class OverloadDetector(Plugin, ABC):
         return None
 
     def for_placement(self) -> OverloadDetector:
-        """The detector that guards targets ("would this host be overloaded with this VM?") and
-        says when an overloaded host is relieved: by default this one (CloudSim). A detector with a
-        hysteresis returns a stricter variant of itself."""
+        """The detector that guards targets ("would this host be overloaded with this VM?"): by
+        default this one (CloudSim). A detector with a hysteresis returns a stricter variant of itself."""
         return self
+
+    def for_relief(self) -> OverloadDetector:
+        """The detector that says when an overloaded host is relieved: by default the placement level
+        (:meth:`for_placement`), so a relieved host is left where a target may be filled to."""
+        return self.for_placement()
 
     def detect(
         self,

@@ -28,7 +28,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from algorithms._jit import jit, sort_small
-from algorithms._validation import Interval, ParameterError
+from algorithms._validation import Interval, Options, ParameterError
 from algorithms._windows import last_value, sort_valid, take_sorted
 from algorithms.base import BoolArray, DetectorKernel, FloatArray, IntArray, OverloadDetector
 from algorithms.overload._row import new_params
@@ -112,6 +112,10 @@ class ForecastBand(OverloadDetector):
         Quantile of the one-step changes added to the newest value by the placement level.
     min_changes : int >= 1
         Changes needed before the band is used.
+    relieve_to : {"placement", "threshold"}
+        Where the relief of an overloaded host ends: at the placement level (a hysteresis on both
+        sides) or just under ``threshold`` (the fewest migrations; the guard still keeps targets
+        at the placement level).
 
     Notes
     -----
@@ -124,6 +128,7 @@ class ForecastBand(OverloadDetector):
         "placement_threshold": Interval("float", 0.0, 1.5, "right"),
         "quantile": Interval("float", 0.0, 1.0),
         "min_changes": Interval("int", 1, 1000),
+        "relieve_to": Options(("placement", "threshold")),
     }
     POLICY_PARAMETER = "placement_threshold"
 
@@ -131,6 +136,7 @@ class ForecastBand(OverloadDetector):
     placement_threshold: float = 0.9
     quantile: float = 0.5
     min_changes: int = 5
+    relieve_to: str = "placement"
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -141,8 +147,13 @@ class ForecastBand(OverloadDetector):
             )
 
     def for_placement(self) -> OverloadDetector:
-        """The placement level: the guard of targets and the level a relief reaches."""
+        """The placement level: the guard of targets."""
         return _PlacementBand(self)
+
+    def for_relief(self) -> OverloadDetector:
+        """Where a relief ends: the placement level (``relieve_to="placement"``) or just under the
+        overload level (``"threshold"``: the fewest VMs move)."""
+        return self.for_placement() if self.relieve_to == "placement" else self
 
     def kernel(self) -> DetectorKernel:
         params = new_params(FORECAST_KERNEL, strict=True)

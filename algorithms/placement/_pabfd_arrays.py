@@ -34,7 +34,7 @@ CPU, PE, RAM, CAPACITY, STEPS, BASELINE, TENTH = range(7)
 USED_CPU, USED_RAM, ON = 7, 8, 9
 BEFORE, OFFSET, RATE_NEAR, RATE_FAR = 10, 11, 12, 13
 HOST_NV = 14
-#: Watts per MIPS at full load (a switched-off host's price per MIPS under "efficiency" pricing, else 0).
+#: Power at full load under "efficiency" pricing (a switched-off host's price per dominant share), else 0.
 EFFICIENCY = 15
 N_HOST_ROWS = 16
 #: Rows of ``RoundArrays.vm``.
@@ -55,7 +55,7 @@ class RoundArrays(NamedTuple):
         spans at most two power-table segments). State: USED_CPU, USED_RAM, ON (1.0 for a host
         switched on; a placement call sets entries and restores them), HOST_NV (valid length of
         the host history; with STEPS, it follows the guard's assignments), EFFICIENCY (watts per
-        MIPS at full load under "efficiency" pricing, else 0). Derived by
+        the power at full load under "efficiency" pricing, else 0). Derived by
         :func:`reprice`: BEFORE (power a placement's increase is measured from), OFFSET
         (power at the used CPU less BEFORE), RATE_NEAR and RATE_FAR (least watts per MIPS a
         demand up to TENTH, or any demand, can add).
@@ -125,7 +125,7 @@ def pack_round(
     frozen, empty_full = baseline_utilization is not None, placer.empty_host_cost == "full"
     efficient = placer.empty_host_cost == "efficiency"
     if efficient:
-        host[:, EFFICIENCY] = table[:, -1] / hosts.cpu_mips
+        host[:, EFFICIENCY] = table[:, -1]
     return RoundArrays(
         host=host,
         power_w=table,
@@ -175,10 +175,11 @@ def reprice(a: RoundArrays, h: int) -> None:
     """
     host, table = a.host, a.power_w
     if host[h, EFFICIENCY] > 0 and host[h, ON] == 0:
-        # "efficiency": a switched-off host costs EMPTY_BASE_W plus its full-load watts per MIPS
+        # "efficiency": a switched-off host costs EMPTY_BASE_W plus its full-load power times the VM's
+        # dominant share of it, at least the CPU share: the bound's rate is full power per MIPS
         host[h, BEFORE] = math.nan
         host[h, OFFSET] = a.options[EMPTY_BASE_W]
-        host[h, RATE_NEAR] = host[h, RATE_FAR] = host[h, EFFICIENCY]
+        host[h, RATE_NEAR] = host[h, RATE_FAR] = host[h, EFFICIENCY] / host[h, CPU]
         return
     now = power_at(table, h, host[h, USED_CPU] / host[h, CPU])
     if a.options[EMPTY_FULL] != 0 and host[h, ON] == 0:

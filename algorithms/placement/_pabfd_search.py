@@ -82,7 +82,7 @@ def _increase(host: FloatArray, power: FloatArray, h: int, cpu: float, ram: floa
     if host[h, PE] < cpu or host[h, CAPACITY] - used < cpu or host[h, RAM] - host[h, USED_RAM] < ram:
         return math.inf
     if math.isnan(host[h, BEFORE]):  # switched off, priced by efficiency (see reprice)
-        return host[h, OFFSET] + cpu * host[h, EFFICIENCY]
+        return host[h, OFFSET] + host[h, EFFICIENCY] * max(cpu / host[h, CPU], ram / host[h, RAM])
     return power_at(power, h, (used + cpu) / host[h, CPU]) - host[h, BEFORE]
 
 

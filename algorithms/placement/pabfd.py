@@ -38,9 +38,10 @@ class PowerAwareBestFitDecreasing(Placer):
         idle included. ``"idle_excluded"``: only the increase over idle power, as CloudSim 4.0
         prices it (it compares against the power of a host at 0 %, which is the idle power),
         which makes waking hosts look cheap. ``"efficiency"``: a host in use always ranks before
-        a switched-off one, and among those the one with the fewest watts per MIPS at full load
-        is woken (the host that will carry load most cheaply once filled, where ``"full"`` wakes
-        the one with the least idle power).
+        a switched-off one, and among those the one whose full-load power times the VM's dominant
+        share of it (the larger of its CPU and RAM shares) is least is woken: the host that will
+        carry VMs like it most cheaply once filled (by CPU or by RAM, whichever runs out first),
+        where ``"full"`` wakes the one with the least idle power.
     cpu_threshold : float in (0, 1]
         Fraction of a host's CPU that may be allocated.
     all_or_nothing : bool
@@ -96,7 +97,7 @@ class PowerAwareBestFitDecreasing(Placer):
         efficient = self.empty_host_cost == "efficiency"
         if efficient:
             empty_base_w = float(hosts.power_w[:, -1].max(initial=0.0))
-            w_per_mips = hosts.power_w[:, -1] / hosts.cpu_mips
+            full_w = hosts.power_w[:, -1]
         order = np.argsort(-vm_cpu, kind="stable")
         for vm in order:
             cpu = vm_cpu[vm]
@@ -116,7 +117,8 @@ class PowerAwareBestFitDecreasing(Placer):
                 before_w = np.where(on[candidates], before_w, 0.0)
             increase_w = after_w - before_w
             if efficient:
-                increase_w = np.where(on[candidates], increase_w, empty_base_w + cpu * w_per_mips[candidates])
+                share = np.maximum(cpu / hosts.cpu_mips[candidates], vm_ram[vm] / hosts.ram_mb[candidates])
+                increase_w = np.where(on[candidates], increase_w, empty_base_w + full_w[candidates] * share)
             ranked = candidates[np.argsort(increase_w, kind="stable")]
             chosen = self._first_acceptable(int(vm), ranked, used_cpu, guard)
             if chosen < 0:

@@ -39,7 +39,7 @@ class MinimizationOfMigrations(VmSelector):
     rank: str = "cheapest_relief"
 
     LOCAL = True
-    PARAMETERS = {"rank": Options(("cheapest_relief", "demand", "demand_per_ram"))}  # noqa: RUF012
+    PARAMETERS = {"rank": Options(("cheapest_relief", "shortest_relief", "demand", "demand_per_ram"))}  # noqa: RUF012
 
     def evaluate(
         self, vms: VmTable, hosts: BoolArray, vm: IntArray, host: IntArray, rng: np.random.Generator | None = None
@@ -69,5 +69,6 @@ class MinimizationOfMigrations(VmSelector):
         # least (demand x RAM, the MIPS lost in proportion to the time it lasts); else the most relief
         # per MB
         enough = vms.relieves(vm)
-        keys = ((~enough).astype(np.float64), np.where(enough, demand * ram, -per_ram))
+        cost = demand * ram if self.rank == "cheapest_relief" else ram + demand / (demand.max(initial=0.0) + 1.0)
+        keys = ((~enough).astype(np.float64), np.where(enough, cost, -per_ram))
         return first_per_host(vm, host, keys, hosts.shape[0])

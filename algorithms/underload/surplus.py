@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from algorithms._validation import Interval
-from algorithms._windows import last_value
+from algorithms._windows import last_value, newest, row_mean
 from algorithms.base import BoolArray, FloatArray, IntArray, UnderloadDetector
 
 __all__ = ["SurplusUnderload"]
@@ -45,6 +45,7 @@ class SurplusUnderload(UnderloadDetector):
         "target_utilization": Interval("float", 0.0, 1.0, "right"),
         "slack_hosts": Interval("int", 0, 1_000_000),
         "threshold": Interval("float", 0.0, 1.0),
+        "mean_steps": Interval("int", 1, 1000),
     }
 
     ROWWISE = False
@@ -52,15 +53,21 @@ class SurplusUnderload(UnderloadDetector):
     target_utilization: float = 0.85
     slack_hosts: int = 0
     threshold: float = 0.7
+    mean_steps: int = 1
 
     def evaluate(self, utilization: FloatArray, n_valid: IntArray) -> BoolArray:
         last, has = last_value(utilization, n_valid)
+        if self.mean_steps > 1:
+            block, count = newest(utilization, n_valid, self.mean_steps)
+            level = row_mean(block, count)
+        else:
+            level = last
         on = np.flatnonzero(has & (last > 0))
-        needed = math.ceil(float(last[on].sum()) / self.target_utilization - 1e-9) + self.slack_hosts
+        needed = math.ceil(float(level[on].sum()) / self.target_utilization - 1e-9) + self.slack_hosts
         surplus = on.size - needed
         result = np.zeros(utilization.shape[0], dtype=np.bool_)
         if surplus <= 0:
             return result
-        ranked = on[np.argsort(last[on], kind="stable")][:surplus]
+        ranked = on[np.argsort(level[on], kind="stable")][:surplus]
         result[ranked] = last[ranked] <= self.threshold
         return result

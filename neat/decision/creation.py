@@ -39,7 +39,7 @@ def place_at_creation(
     baseline = mode.pricing_baseline(np.zeros(n_hosts))
     if compiled_round(policy):
         assert policy.kernels is not None
-        placer_kernel, _, detector_kernel = policy.kernels
+        placer_kernel, _, detector_kernel, _ = policy.kernels
         arrays = pack_round(
             hosts,
             placer_kernel,

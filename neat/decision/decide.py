@@ -249,7 +249,7 @@ class _Round:
 
 
 def _judge(
-    policy: Policy, rows: FloatArray, n_valid: IntArray, steps: FloatArray, state: Any, *, guard: bool = False
+    policy: Policy, rows: FloatArray, n_valid: IntArray, steps: FloatArray, state: Any, *, relief: bool = False
 ) -> tuple[BoolArray, Any]:
     """The overload detector (``guard``: the policy's guard) on host histories ``rows`` (n, window):
     its compiled row kernel where the round is compiled (it decides as
@@ -257,8 +257,8 @@ def _judge(
     stateless), else its NumPy method. Returns (overloaded (n,), next state)."""
     if compiled_round(policy):
         assert policy.kernels is not None
-        _, detector_kernel, guard_kernel = policy.kernels
-        kernel = guard_kernel if guard else detector_kernel
+        _, detector_kernel, _, relief_kernel = policy.kernels
+        kernel = relief_kernel if relief else detector_kernel
         overloaded: BoolArray = detect_rows(
             kernel.params,
             kernel.coef,
@@ -267,7 +267,7 @@ def _judge(
             np.ascontiguousarray(steps, dtype=np.float64),
         )
         return overloaded, state
-    return (policy.guard if guard else policy.detector).evaluate(rows, n_valid, steps, state)
+    return (policy.relief if relief else policy.detector).evaluate(rows, n_valid, steps, state)
 
 
 def _mask(mask: BoolArray | None, n: int) -> BoolArray:
@@ -312,7 +312,7 @@ def _select_until_relieved(rnd: _Round) -> IntArray:
                 mode.history_length(without, n_valid),
                 rnd.host_steps[on],
                 take_state(rnd.detector_state, on),
-                guard=True,
+                relief=True,
             )
             return ~still
 
@@ -358,7 +358,7 @@ def _select_until_relieved(rnd: _Round) -> IntArray:
             mode.history_length(history, n_valid),
             rnd.host_steps[hosts_now],
             take_state(rnd.detector_state, hosts_now),
-            guard=True,  # relieved to the level a target may be filled to
+            relief=True,  # relieved to the policy's relief level (by default, where a target may be filled to)
         )
         active[hosts_now] = still
         if local:
@@ -465,7 +465,7 @@ def _place_compiled(rnd: _Round, selected: IntArray) -> None:
     inputs, policy = rnd.inputs, rnd.policy
     hosts, mode = inputs.hosts, policy.mode
     assert policy.kernels is not None
-    placer_kernel, _, detector_kernel = policy.kernels
+    placer_kernel, _, detector_kernel, _ = policy.kernels
     arrays = round_arrays.pack_round(
         hosts,
         placer_kernel,

@@ -96,17 +96,30 @@ class Policy:
 
     @cached_property
     def guard(self) -> OverloadDetector:
-        """The detector that guards placement targets and ends a host's relief
+        """The detector that guards placement targets
         (:meth:`~algorithms.base.OverloadDetector.for_placement`; the overload detector itself unless
         it declares a hysteresis)."""
         return self.detector.for_placement()
 
     @cached_property
-    def kernels(self) -> tuple[PlacementKernel, DetectorKernel, DetectorKernel] | None:
-        """The compiled kernels of the placer, the detector and the guard if all declare one, else None."""
+    def relief(self) -> OverloadDetector:
+        """The detector that says when an overloaded host is relieved
+        (:meth:`~algorithms.base.OverloadDetector.for_relief`; by default the guard)."""
+        return self.detector.for_relief()
+
+    @cached_property
+    def kernels(self) -> tuple[PlacementKernel, DetectorKernel, DetectorKernel, DetectorKernel] | None:
+        """The compiled kernels of the placer, the detector, the guard and the relief detector if all
+        declare one, else None."""
         placer, detector = self.placer.kernel(), self.detector.kernel()
-        guard = detector if self.guard is self.detector else self.guard.kernel()
-        return None if placer is None or detector is None or guard is None else (placer, detector, guard)
+
+        def kernel_of(other: OverloadDetector) -> DetectorKernel | None:
+            return detector if other is self.detector else other.kernel()
+
+        guard, relief = kernel_of(self.guard), kernel_of(self.relief)
+        if placer is None or detector is None or guard is None or relief is None:
+            return None
+        return placer, detector, guard, relief
 
 
 def baseline_spec(name: str) -> PolicySpec:

@@ -107,3 +107,59 @@ def test_an_overloaded_host_is_relieved_to_the_placement_level() -> None:
         assert decision.overloaded.tolist() == [True, False, False]
         moved[name] = sorted(decision.vms.tolist())
     assert moved == {"thr": [3], "band": [0, 3]}
+
+
+def test_shortest_relief_moves_the_least_ram_that_relieves() -> None:
+    relief = table([300.0, 800.0, 500.0], [600.0, 1800.0, 900.0], [False, True, True])
+    assert MinimizationOfMigrations(rank="shortest_relief").select(relief, np.array([True])).tolist() == [2]
+    both = table([300.0, 800.0, 500.0], [900.0, 1800.0, 900.0], [True, True, True])
+    # 900 MB twice: the smaller demand of the two
+    assert MinimizationOfMigrations(rank="shortest_relief").select(both, np.array([True])).tolist() == [0]
+
+
+def test_surplus_on_the_mean_of_the_newest_values() -> None:
+    # host 2 dips to 0.1 now but averaged 0.7 over 3 steps: the mean ranks it above host 3
+    u = np.array([[0.9, 0.9, 0.9], [0.8, 0.8, 0.8], [1.0, 1.0, 0.1], [0.3, 0.3, 0.3]])
+    n_valid = np.full(4, 3, dtype=np.intp)
+    newest_only = SurplusUnderload(target_utilization=0.95).detect(u, n_valid)
+    averaged = SurplusUnderload(target_utilization=0.95, mean_steps=3).detect(u, n_valid)
+    assert newest_only.tolist() == [False, False, True, False]  # 2.1 / 0.95 -> 3 needed of 4
+    assert averaged.tolist() == [False, False, False, True]  # 2.7 / 0.95 -> 3 needed of 4
+
+
+def test_a_relief_can_end_just_under_the_overload_level() -> None:
+    band = ForecastBand(threshold=1.0, placement_threshold=0.6, min_changes=1000, relieve_to="threshold")
+    assert band.for_relief() is band
+    assert ForecastBand().for_relief() == ForecastBand().for_placement()
+
+
+def test_efficiency_pricing_wakes_the_host_cheapest_per_dominant_share() -> None:
+    """Two switched-off hosts: A (100 W full, 1000 MIPS, 1000 MB), B (150 W, 3000 MIPS, 1000 MB).
+    A VM of 500 MIPS and 100 MB takes half of A (50 W) and a sixth of B (25 W): B. One of 100 MIPS
+    and 500 MB takes half of either by RAM: A (50 W against 75 W). "full" wakes A for both (less power
+    at the load)."""
+    from algorithms.base import HostTable, PlacementRequest
+    from algorithms.placement.pabfd import PowerAwareBestFitDecreasing
+
+    table_w = np.array([np.linspace(50.0, 100.0, 11), np.linspace(60.0, 150.0, 11)])
+    hosts_ab = HostTable(
+        cpu_mips=np.array([1000.0, 3000.0]),
+        pe_mips=np.array([1000.0, 3000.0]),
+        ram_mb=np.array([1000.0, 1000.0]),
+        power_w=table_w,
+    )
+
+    def target(cpu: float, ram: float, pricing: str) -> int:
+        request = PlacementRequest(
+            vm_cpu_mips=np.array([cpu]),
+            vm_ram_mb=np.array([ram]),
+            used_cpu_mips=np.zeros(2),
+            used_ram_mb=np.zeros(2),
+            active=np.zeros(2, dtype=np.bool_),
+            allowed=np.ones(2, dtype=np.bool_),
+        )
+        return int(PowerAwareBestFitDecreasing(empty_host_cost=pricing).place(hosts_ab, request)[0])
+
+    assert target(500.0, 100.0, "efficiency") == 1
+    assert target(100.0, 500.0, "efficiency") == 0
+    assert target(500.0, 100.0, "full") == 0
