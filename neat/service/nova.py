@@ -1,10 +1,15 @@
-"""The executor's view of a real cloud, on top of :class:`neat.openstack.NovaClient`."""
+"""The executor's view of a real cloud, on top of :class:`neat.openstack.NovaClient`.
+
+Nova's answers become the executor's: 400 on a named target -> :class:`SchedulerRejected`, 409 ->
+:class:`ServerBusy`, 404 for the server -> :class:`ServerGone`, a timeout -> :class:`MigrationTimedOut`;
+any other error (a 5xx, the cloud unreachable) goes through as it is, and the executor records it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from neat.execution.executor import MigrationTimedOut, SchedulerRejected, ServerBusy
+from neat.execution.executor import MigrationTimedOut, SchedulerRejected, ServerBusy, ServerGone
 from neat.openstack.client import NovaClient
 from neat.openstack.errors import Conflict, NotFound, NoValidHost
 from neat.openstack.errors import MigrationTimeout as NovaMigrationTimeout
@@ -31,14 +36,16 @@ class NovaCompute:
             return False
 
     def live_migrate(self, server_id: str, host: str) -> None:
-        latest = self.client.migration(server_id)
-        self._last_record[server_id] = latest.id if latest is not None else None
         try:
+            latest = self.client.migration(server_id)
+            self._last_record[server_id] = latest.id if latest is not None else None
             self.client.live_migrate(server_id, host)
         except NoValidHost as exc:
             raise SchedulerRejected(str(exc)) from exc
         except Conflict as exc:
             raise ServerBusy(str(exc)) from exc
+        except NotFound as exc:
+            raise ServerGone(str(exc)) from exc
 
     def wait_migration(self, server_id: str, timeout_s: float) -> str:
         try:
@@ -47,6 +54,8 @@ class NovaCompute:
             )
         except NovaMigrationTimeout as exc:
             raise MigrationTimedOut(str(exc)) from exc
+        except NotFound as exc:
+            raise ServerGone(str(exc)) from exc
         return record.status
 
     def servers_on(self, host: str) -> Sequence[str]:

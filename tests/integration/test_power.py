@@ -115,7 +115,7 @@ def test_emptied_hosts_power_off_and_a_load_spike_wakes_one(
     gm = GlobalManager(config, store, nova, NovaCompute(nova, poll_s=0.5), power)
     gm.cycle(dry_run=True)
     now = datetime.now(UTC)
-    record(store, nova, servers, 0.05, 5, now - timedelta(minutes=60))
+    record(store, nova, servers, 0.05, 5, now - timedelta(minutes=30))  # the newest 10 minutes old: fresh
 
     gm.cycle()
 
@@ -130,7 +130,7 @@ def test_emptied_hosts_power_off_and_a_load_spike_wakes_one(
         assert drivers[host].state() == "on"
 
     # a load spike: every VM at 100 % on the hosts left awake overloads them (threshold 0.5)
-    record(store, nova, servers, 1.0, 5, now - timedelta(minutes=25))
+    record(store, nova, servers, 1.0, 1, now - timedelta(minutes=2))
     result = gm.cycle()
 
     woken = [h for h in asleep if drivers[h].state() == "on"]
