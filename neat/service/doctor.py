@@ -56,7 +56,9 @@ def run_checks(config_path: Path | None, *, call_bmcs: bool = True) -> list[Chec
         config = load_config(config_path)
     except ConfigError as exc:
         return [Check("configuration", "fail", str(exc), "correct the file (the message names the key)")]
-    checks.append(Check("configuration", "ok", f"{config.source}: policy {config.policy_spec.name}, cloud {config.cloud!r}"))
+    checks.append(
+        Check("configuration", "ok", f"{config.source}: policy {config.policy_spec.name}, cloud {config.cloud!r}")
+    )
     store = _database(config, checks)
     if store is not None:
         _lease(store, checks)
