@@ -156,15 +156,18 @@ def simulate_cmd(
             raise DataError(f"{output_dir}: the output folder exists and is not empty")
         created_parents = _make_parents(output_dir)
 
-    from neat.simulation.engine import CapacityError
-
     try:
-        _simulate_and_write(traces, scenario, parsed, seed, as_json, output_dir, quiet)
-    except BaseException as exc:
+        failed = _simulate_and_write(traces, scenario, parsed, seed, as_json, output_dir, quiet)
+    except BaseException:
         _remove_empty(created_parents)
-        if isinstance(exc, CapacityError):
-            raise DataError(str(exc)) from None
         raise
+    if failed:
+        if len(failed) == len(parsed):
+            _remove_empty(created_parents)
+            raise DataError("; ".join(reason for _, reason in failed))
+        raise DataError(
+            f"{len(failed)} of {len(parsed)} policies could not run: {', '.join(policy for policy, _ in failed)}"
+        )
 
 
 def _make_parents(output_dir: Path) -> list[Path]:
@@ -194,31 +197,42 @@ def _simulate_and_write(
     as_json: bool,
     output_dir: Path | None,
     quiet: bool,
-) -> None:
-    from neat.simulation.engine import Simulation
+) -> list[tuple[str, str]]:
+    """Run every policy, print and write the results; return the policies that could not run
+    (name, reason): each is a failed row, and the others go on. Nothing is written if none ran."""
+    from neat.simulation.engine import CapacityError, Simulation
     from neat.simulation.report import print_table, write_outputs
 
     results = []
+    failed: list[tuple[str, str]] = []
     show_progress = not quiet and sys.stderr.isatty()
     for policy in parsed:
-        sim = Simulation(traces, scenario, policy, seed=seed)
-        if show_progress:
-            from rich.progress import Progress
+        try:
+            sim = Simulation(traces, scenario, policy, seed=seed)
+            if show_progress:
+                from rich.progress import Progress
 
-            with Progress(transient=True) as progress:
-                task = progress.add_task(f"{policy.name}", total=traces.n_steps - 1)
+                with Progress(transient=True) as progress:
+                    task = progress.add_task(f"{policy.name}", total=traces.n_steps - 1)
 
-                def advance(k: int, task_id: Any = task) -> None:
-                    progress.update(task_id, completed=k)
+                    def advance(k: int, task_id: Any = task) -> None:
+                        progress.update(task_id, completed=k)
 
-                result = sim.run(progress=advance)
-        else:
-            result = sim.run()
+                    result = sim.run(progress=advance)
+            else:
+                result = sim.run()
+        except CapacityError as exc:
+            failed.append((policy.name, str(exc)))
+            if as_json:
+                click.echo(json.dumps({"policy": policy.name, "error": str(exc)}))
+            continue
         results.append(result)
         if as_json:
             click.echo(json.dumps(result.summary()))
+    if not results:
+        return failed
     if not as_json:
-        print_table(results, traces.source)
+        print_table(results, traces.source, failed)
     if output_dir is not None:
         # Stage next to the final folder (same file system, so the rename is atomic); a failure
         # leaves no half-written output behind.
@@ -231,6 +245,7 @@ def _simulate_and_write(
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
+    return failed
 
 
 @click.command("scenarios")

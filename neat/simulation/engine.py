@@ -124,9 +124,14 @@ class Simulation:
         missing = np.flatnonzero(placed < 0)
         if missing.size:
             vm = int(missing[0])
+            why = (
+                "the data center is too small for the workload"
+                if self.policy.guard.NEVER
+                else "its overload detector flags every host that could take it, "
+                "or the data center is too small for the workload"
+            )
             raise CapacityError(
-                f"VM {vm} ({self.traces.names[vm]}) fits on no host at creation: "
-                f"the data center is too small for the workload"
+                f"VM {vm} ({self.traces.names[vm]}) fits on no host at creation under {self.policy.name}: {why}"
             )
         return placed
 
