@@ -6,23 +6,52 @@ command), so ``neat simulate`` loads nothing of the service.
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 import click
 
 from neat import __version__
-from neat.cli.algorithms import algorithms_cmd
-from neat.cli.db import db
-from neat.cli.export import export_cmd
-from neat.cli.local_manager import local_manager_cmd
-from neat.cli.report import report_cmd
-from neat.cli.service import apply_cmd, doctor_cmd, energy_cmd, global_manager_cmd, plan_cmd, status_cmd
-from neat.cli.simulate import scenarios_cmd, simulate_cmd
+from neat.cli.options import reject_repeated_options
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
+#: Each command's module and attribute, imported when the command runs (or ``--help`` lists it):
+#: ``import neat.cli`` costs click alone, and ``neat simulate`` loads no other command's imports.
+COMMANDS = {
+    "algorithms": ("neat.cli.algorithms", "algorithms_cmd"),
+    "simulate": ("neat.cli.simulate", "simulate_cmd"),
+    "scenarios": ("neat.cli.simulate", "scenarios_cmd"),
+    "export": ("neat.cli.export", "export_cmd"),
+    "report": ("neat.cli.report", "report_cmd"),
+    "db": ("neat.cli.db", "db"),
+    "local-manager": ("neat.cli.local_manager", "local_manager_cmd"),
+    "global-manager": ("neat.cli.service", "global_manager_cmd"),
+    "plan": ("neat.cli.service", "plan_cmd"),
+    "apply": ("neat.cli.service", "apply_cmd"),
+    "status": ("neat.cli.service", "status_cmd"),
+    "energy": ("neat.cli.service", "energy_cmd"),
+    "doctor": ("neat.cli.service", "doctor_cmd"),
+}
 
-@click.group()
+
+class _LazyGroup(click.Group):
+    """The ``neat`` group: imports a command's module on first use (:data:`COMMANDS`); every
+    command refuses a single-value option given twice (:func:`reject_repeated_options`)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            module, attribute = COMMANDS[cmd_name]
+            command = getattr(importlib.import_module(module), attribute)
+            self.add_command(reject_repeated_options(command), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+@reject_repeated_options
+@click.group(cls=_LazyGroup)
 @click.version_option(__version__, prog_name="neat")
 @click.option(
     "--log-level",
@@ -57,22 +86,5 @@ def main(ctx: click.Context, log_level: str | None, log_file: Path | None, log_f
             raise click.BadParameter(f"{log_file}: {exc.strerror or exc}", param_hint="--log-file") from None
         options["configured"] = True
 
-
-for command in (
-    algorithms_cmd,
-    simulate_cmd,
-    scenarios_cmd,
-    export_cmd,
-    report_cmd,
-    db,
-    local_manager_cmd,
-    global_manager_cmd,
-    plan_cmd,
-    apply_cmd,
-    status_cmd,
-    energy_cmd,
-    doctor_cmd,
-):
-    main.add_command(command)
 
 __all__ = ["main"]

@@ -41,6 +41,61 @@ costs_option = click.option(
 )
 
 
+class HiddenAliasOption(click.Option):
+    """An option whose names after the first are still accepted but not shown by ``--help``
+    (an old spelling kept for scripts)."""
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        names = self.opts
+        self.opts = names[:1]
+        try:
+            return super().get_help_record(ctx)
+        finally:
+            self.opts = names
+
+
+def reject_repeated_options(command: click.Command) -> click.Command:
+    """Make ``command`` and its subcommands refuse a single-value option given more than once.
+
+    click keeps the last value silently (``--overload mad --overload lr`` would run lr); options
+    declared ``multiple``, counters and flags may repeat. A repeat is a usage error (exit status 2).
+    """
+    parse_args = command.parse_args
+
+    def checked(ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            _, _, order = command.make_parser(ctx).parse_args(args=list(args))
+        except click.UsageError:
+            return parse_args(ctx, args)  # reported as click reports it
+        seen: dict[str, int] = {}
+        for param in order:
+            if isinstance(param, click.Option) and not (param.multiple or param.count or param.is_flag):
+                name = param.opts[0]
+                seen[name] = seen.get(name, 0) + 1
+                if seen[name] == 2:
+                    given = ", ".join(repr(value) for value in _values_of(param, args))
+                    raise click.UsageError(f"{name} takes one value; got {given}. Give it once.", ctx=ctx)
+        return parse_args(ctx, args)
+
+    command.parse_args = checked  # type: ignore[method-assign]
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            reject_repeated_options(sub)
+    return command
+
+
+def _values_of(option: click.Option, args: list[str]) -> list[str]:
+    """The values given to ``option`` in ``args`` (``--name VALUE`` or ``--name=VALUE``)."""
+    values = []
+    for i, token in enumerate(args):
+        for name in option.opts:
+            if token == name and i + 1 < len(args):
+                values.append(args[i + 1])
+            elif token.startswith(f"{name}="):
+                values.append(token.partition("=")[2])
+    return values
+
+
 class DataError(click.ClickException):
     """Bad input data or arguments: exit status 2, message on stderr."""
 
