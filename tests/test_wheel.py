@@ -54,8 +54,7 @@ def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     purelib = Path(_run([python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"], cwd=env_dir).strip())
     borrowed = {sysconfig.get_path("purelib"), sysconfig.get_path("platlib")}
     (purelib / "borrowed-dependencies.pth").write_text("".join(f"{path}\n" for path in sorted(borrowed)))
-    pip = [sys.executable, "-m", "pip", "--python", python, "install", "-q", "--no-deps", "--no-index"]
-    _run([*pip, wheel], cwd=env_dir)
+    _run([sys.executable, "-m", "pip", "--python", python, "install", "-q", "--no-deps", "--no-index", wheel], env_dir)
     return env_dir / "bin"
 
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from neat.cli.options import DataError
+from neat.cli.options import DataError, HiddenAliasOption
 
 if TYPE_CHECKING:
     from neat.export import CloudHistory
@@ -69,8 +69,10 @@ def span_options(prefix: str = "") -> Callable[[F], F]:
 @config_option
 @database_option
 @click.option(
+    "--output",
     "--out",
     "out_dir",
+    cls=HiddenAliasOption,
     required=True,
     type=click.Path(path_type=Path),
     help="A new (or empty) folder: traces.parquet and scenario.toml are written there, both or neither.",

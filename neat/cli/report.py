@@ -12,7 +12,14 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from neat.cli.options import DataError, costs_option, cpu_unit_option, mode_option, scenario_option
+from neat.cli.options import (
+    DataError,
+    HiddenAliasOption,
+    costs_option,
+    cpu_unit_option,
+    mode_option,
+    scenario_option,
+)
 
 if TYPE_CHECKING:
     from neat.decision.mode import Mode
@@ -106,8 +113,10 @@ def load_days(paths: Sequence[Path], cpu_unit: str | None) -> list[Day]:
 @scenario_option
 @costs_option
 @click.option(
+    "--output",
     "--out",
     "out_dir",
+    cls=HiddenAliasOption,
     required=True,
     type=click.Path(path_type=Path),
     help="Report folder (created; a previous report there is replaced).",
@@ -157,7 +166,7 @@ def report_cmd(
     seed: int,
     quiet: bool,
 ) -> None:
-    """Run policies over trace days and write report.html, report.md and results.csv/.parquet to --out.
+    """Run policies over trace days and write report.html, report.md and results.csv/.parquet to --output.
 
     Every (day, policy) result is cached, so a rerun with another policy simulates only that one.
     """

@@ -148,13 +148,13 @@ def check_output_folder(out: Path) -> None:
         if entries and "report.html" not in entries:
             raise FileExistsError(
                 f"{out}: the folder is not empty and holds no report.html; "
-                f"choose a new --out folder (a previous report's folder is replaced)"
+                f"choose a new --output folder (a previous report's folder is replaced)"
             )
         foreign = sorted(entries - set(REPORT_FILES))
         if foreign:
             raise FileExistsError(
                 f"{out}: holds files a report does not write ({', '.join(foreign[:5])}); "
-                f"move them or choose another --out folder"
+                f"move them or choose another --output folder"
             )
 
 
