@@ -21,6 +21,7 @@ from typing import Any, Literal, cast
 import numpy as np
 from sqlalchemy import (
     URL,
+    BigInteger,
     ColumnElement,
     Connection,
     Engine,
@@ -31,10 +32,12 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    literal_column,
     select,
     tuple_,
     update,
 )
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from neat.db.engine import WRITE_OPTION, make_engine
@@ -368,6 +371,21 @@ class Store:
             rows = conn.execute(query).all()
         return [VmInfo(uuid=r.uuid, host=r.host, ram_mb=r.ram_mb, vcpus=r.vcpus, cpu_mips=r.cpu_mips) for r in rows]
 
+    def inventory_rows(self) -> tuple[dict[str, tuple[Any, ...]], dict[str, tuple[Any, ...]]]:
+        """Hosts by name: (cpu_mips, cores, ram_mb, service_state); VMs by uuid: (host, ram_mb, vcpus,
+        cpu_mips). Plain tuples, for an inventory sync to find what changed without building records."""
+        with self._engine.connect() as conn:
+            hosts = conn.execute(
+                select(HOSTS.c.name, HOSTS.c.cpu_mips, HOSTS.c.cores, HOSTS.c.ram_mb, HOSTS.c.service_state)
+            ).cursor
+            vms = conn.execute(
+                select(VMS.c.uuid, HOSTS.c.name, VMS.c.ram_mb, VMS.c.vcpus, VMS.c.cpu_mips).select_from(
+                    VMS.outerjoin(HOSTS, VMS.c.host_id == HOSTS.c.id)
+                )
+            ).cursor
+            assert hosts is not None and vms is not None
+            return {r[0]: tuple(r[1:]) for r in hosts.fetchall()}, {r[0]: tuple(r[1:]) for r in vms.fetchall()}
+
     def set_service_state(self, host: str, state: str, *, at: datetime | None = None) -> None:
         """Record that ``host``'s compute service is now ``state`` (``enabled``/``disabled``)."""
         check_choice("Store.set_service_state", "state", state, SERVICE_STATES)
@@ -527,6 +545,13 @@ class Store:
         newest = None if until is None else _timestamp(until, "until")
         with self._engine.connect() as conn:
             found = {r.key: r.id for r in conn.execute(entities)}
+            if wanted is not None and oldest is not None and window > 0:
+                # the service's path: bounded by time, ranked here (no window function, no IN list)
+                _require(found, wanted, what, "no samples can be loaded for them")
+                names = list(wanted)
+                ids = np.array([found[n] for n in names], dtype=np.int64)
+                recent = self._recent_rows(conn, samples, key, oldest, newest)
+                return _ranked_window(names, ids, recent, window)
             if wanted is not None:
                 _require(found, wanted, what, "no samples can be loaded for them")
                 names = list(wanted)
@@ -596,6 +621,34 @@ class Store:
                 int(conn.execute(select(func.count()).where(table.c.recorded_at > newest)).scalar_one())
                 for table in (HOST_SAMPLES, VM_SAMPLES)
             )
+
+    def _recent_rows(
+        self,
+        conn: Connection,
+        samples: Table,
+        key: ColumnElement[int],
+        oldest: datetime,
+        newest: datetime | None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every sample in ``[oldest, newest]``: owner ids, epoch microseconds, values (any order)."""
+        sqlite = conn.dialect.name == "sqlite"
+        stamp = samples.c.recorded_at if sqlite else _epoch_us(conn, samples.c.recorded_at)
+        query = select(key, stamp, samples.c.cpu_utilization).where(samples.c.recorded_at >= oldest)
+        if newest is not None:
+            query = query.where(samples.c.recorded_at <= newest)
+        cursor = conn.execute(query).cursor
+        assert cursor is not None
+        fetched = cursor.fetchall()  # plain tuples: no conversion per row
+        if not fetched:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty, np.zeros(0)
+        if sqlite:  # stored as 'YYYY-MM-DD HH:MM:SS.ffffff' (UTC) text: numpy parses it in bulk
+            owners, texts, values = zip(*fetched, strict=True)
+            stamps = np.array(texts, dtype="datetime64[us]").astype(np.int64)
+            return np.array(owners, dtype=np.int64), stamps, np.array(values, dtype=np.float64)
+        # one conversion: ids and epoch microseconds (< 2**53) are exact in float64
+        table = np.array(fetched, dtype=np.float64).reshape(len(fetched), 3)
+        return table[:, 0].astype(np.int64), table[:, 1].astype(np.int64), table[:, 2].copy()
 
     def prune_samples(self, *, max_age_s: float, keep_samples: int, now: datetime | None = None) -> PruneResult:
         """Delete samples older than ``max_age_s``, but never one of the newest ``keep_samples`` of a host/VM.
@@ -972,6 +1025,43 @@ class Store:
         with self._engine.connect() as conn:
             row = conn.execute(select(LEASES).where(LEASES.c.name == name)).first()
         return None if row is None else _lease_record(row)
+
+
+def _epoch_us(conn: Connection, column: ColumnElement[datetime]) -> ColumnElement[Any]:
+    """``column`` (a UTC timestamp) as integer microseconds since the epoch, computed by the server."""
+    if conn.dialect.name == "postgresql":
+        return sql_cast(func.extract("epoch", column) * 1_000_000, BigInteger)
+    # MySQL/MariaDB: DATETIME(6) holds UTC
+    return func.timestampdiff(literal_column("MICROSECOND"), literal_column("'1970-01-01 00:00:00'"), column)
+
+
+def _ranked_window(
+    names: list[str], ids: np.ndarray, rows: tuple[np.ndarray, np.ndarray, np.ndarray], window: int
+) -> SampleWindow:
+    """The newest ``window`` of ``rows`` (owner, epoch us, value; any order) per id, as a SampleWindow."""
+    n = len(names)
+    utilization = np.full((n, window), np.nan)
+    recorded_at = np.full((n, window), np.datetime64("NaT", "us"))
+    n_valid = np.zeros(n, dtype=np.intp)
+    owners, stamps, values = rows
+    order = np.argsort(ids)
+    where = np.searchsorted(ids, owners, sorter=order)
+    where = np.minimum(where, max(n - 1, 0))
+    keep = ids[order[where]] == owners if n else np.zeros(owners.shape, dtype=np.bool_)
+    row = order[where[keep]]
+    stamps, values = stamps[keep], values[keep]
+    if row.size:
+        by = np.lexsort((stamps, row))  # by row, oldest first
+        row, stamps, values = row[by], stamps[by], values[by]
+        counts = np.bincount(row, minlength=n)
+        starts = np.cumsum(counts) - counts
+        from_end = counts[row] - (np.arange(row.size) - starts[row])  # 1 for each row's newest
+        take = from_end <= window
+        col = window - from_end[take]
+        utilization[row[take], col] = values[take]
+        recorded_at[row[take], col] = stamps[take].astype("datetime64[us]")
+        n_valid = np.minimum(counts, window).astype(np.intp)
+    return SampleWindow(tuple(names), utilization, n_valid, recorded_at)
 
 
 def _insert_one(conn: Connection, statement: Insert) -> int:

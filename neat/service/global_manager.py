@@ -590,31 +590,42 @@ class GlobalManager:
                 ", ".join(orphans[:5]) + (" ..." if len(orphans) > 5 else ""),
             )
         core_mips = {h.name: config.profile(h.name, aggregates).core_mips for h in hosts}
-        stored_hosts = {h.name: h for h in self.store.hosts()}
-        host_rows = [
-            HostInfo(
-                name=h.name,
-                cpu_mips=max(h.vcpus, 1) * core_mips[h.name],
-                cores=max(h.vcpus, 1),
-                ram_mb=max(h.memory_mb, 1),
-                service_state="enabled" if h.enabled else "disabled",
+        stored_hosts, stored_vms = self.store.inventory_rows()
+        host_rows = {
+            h.name: (
+                float(max(h.vcpus, 1) * core_mips[h.name]),
+                max(h.vcpus, 1),
+                max(h.memory_mb, 1),
+                "enabled" if h.enabled else "disabled",
             )
             for h in hosts
-        ]
-        changed_hosts = [h for h in host_rows if _host_changed(stored_hosts.get(h.name), h)]
-        self.store.upsert_hosts(changed_hosts, at=at)
-        stored_vms = {v.uuid: v for v in self.store.vms()}
-        vm_rows = [
-            VmInfo(
-                uuid=s.id,
-                host=s.host if s.host in known else None,
-                ram_mb=max(s.ram_mb, 1),
-                vcpus=max(s.vcpus, 1),
-                cpu_mips=max(s.vcpus, 1) * core_mips.get(s.host or "", config.profiles[-1].core_mips),
+        }
+        self.store.upsert_hosts(
+            (
+                HostInfo(name=name, cpu_mips=row[0], cores=row[1], ram_mb=row[2], service_state=row[3])
+                for name, row in host_rows.items()
+                if stored_hosts.get(name) != row
+            ),
+            at=at,
+        )
+        default_mips = config.profiles[-1].core_mips
+        vm_rows = {
+            s.id: (
+                s.host if s.host in known else None,
+                max(s.ram_mb, 1),
+                max(s.vcpus, 1),
+                float(max(s.vcpus, 1) * core_mips.get(s.host or "", default_mips)),
             )
             for s in servers
-        ]
-        self.store.upsert_vms([v for v in vm_rows if stored_vms.get(v.uuid) != v], at=at)
+        }
+        self.store.upsert_vms(
+            (
+                VmInfo(uuid=uuid, host=row[0], ram_mb=row[1], vcpus=row[2], cpu_mips=row[3])
+                for uuid, row in vm_rows.items()
+                if stored_vms.get(uuid) != row
+            ),
+            at=at,
+        )
         gone_vms = stored_vms.keys() - {s.id for s in servers}
         if gone_vms:
             log.info("%d server(s) no longer in the cloud: removed from the inventory", len(gone_vms))
@@ -630,18 +641,6 @@ class GlobalManager:
         since = at - timedelta(seconds=min(self.config.limits.vm_cooldown_s, 3650 * 86400.0))
         last = {uuid: when.timestamp() for uuid, when in self.store.last_migrations(since=since).items()}
         return np.array([last.get(i, np.nan) for i in ids], dtype=np.float64)
-
-
-def _host_changed(stored: HostInfo | None, new: HostInfo) -> bool:
-    """Whether a host's stored row differs from what the cloud shows (its power state aside)."""
-    if stored is None:
-        return True
-    return (stored.cpu_mips, stored.cores, stored.ram_mb, stored.service_state) != (
-        new.cpu_mips,
-        new.cores,
-        new.ram_mb,
-        new.service_state,
-    )
 
 
 def named_actions(planned: Plan, host_names: Sequence[str], server_ids: Sequence[str]) -> list[Action]:

@@ -160,6 +160,27 @@ def test_windows_leave_out_samples_after_until(store: Store) -> None:
     np.testing.assert_allclose(hosts.utilization[0, 1:], [0.2, 0.3])
 
 
+def test_windows_read_by_time_equal_those_ranked_by_the_database(store: Store) -> None:
+    """The service's path (``since`` given: samples read by time and ranked in numpy) gives what the
+    database's ranking gives: 4 VMs with 0 to 6 samples at irregular instants (microseconds kept),
+    windows of 3 and of 8."""
+    inventory(store)
+    rng = np.random.default_rng(7)
+    offsets = {"v1": [0, 300, 600.5, 900, 1200, 1500], "v2": [10.25, 20.000001], "v3": [5]}
+    for uuid, times in offsets.items():
+        for s in times:
+            store.record_samples(t(s), vms={uuid: float(rng.random())})
+    for window in (3, 8):
+        ranked = store.vm_windows(window, vms=["v1", "v2", "v3", "v4"])
+        by_time = store.vm_windows(window, vms=["v1", "v2", "v3", "v4"], since=t(-1), until=t(10_000))
+        assert by_time.names == ranked.names
+        assert_array_equal(by_time.n_valid, ranked.n_valid)
+        assert_array_equal(by_time.utilization, ranked.utilization)
+        assert_array_equal(by_time.recorded_at, ranked.recorded_at)
+    assert store.vm_windows(3, vms=["v1"], since=t(-1)).recorded_at[0, -1] == us(t(1500))
+    assert store.vm_windows(3, vms=["v2"], since=t(-1)).recorded_at[0, -1] == us(t(20.000001))
+
+
 def test_samples_come_back_as_right_aligned_nan_padded_windows(store: Store) -> None:
     """h1 has 5 samples 0.1..0.5 (steps 0-4), h2 has 0.25, 0.75 (steps 3, 4), h3 none.
 
