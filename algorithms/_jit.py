@@ -71,6 +71,27 @@ def _kernel_cache(func: Callable[..., Any], stamp: Callable[[], str]) -> Any:
         return None
 
 
+def _compile_unliterally(dispatcher: Any) -> None:
+    """Make a kernel called from another kernel compile for argument types, not constant values.
+
+    numba types a constant argument in a compiled call (``_term(a, b, c, 3, 2, 0.0)``) as a
+    literal, and compiles the callee once per literal value: a helper called with eight constant
+    indices became eight compilations, a third of a first run's compile time. Types without their
+    literal values give one compilation per signature; the constants reach the callee as ordinary
+    arguments, and the arithmetic is the same.
+    """
+    from numba.core import types
+
+    get_call_template = dispatcher.get_call_template
+
+    def unliteral_call_template(args: Any, kws: Any) -> Any:
+        return get_call_template(
+            tuple(types.unliteral(a) for a in args), {k: types.unliteral(v) for k, v in kws.items()}
+        )
+
+    dispatcher.get_call_template = unliteral_call_template
+
+
 def kernel_jit(*folders: Path) -> Callable[[F], F]:
     """A decorator compiling in nopython mode, cached on disk under a stamp of ``folders``' kernels."""
     stamp_value: list[str] = []
@@ -84,6 +105,7 @@ def kernel_jit(*folders: Path) -> Callable[[F], F]:
         if numba is None:  # pragma: no cover
             return func
         dispatcher = numba.njit(cache=True, nogil=True)(func)
+        _compile_unliterally(dispatcher)
         kernel_cache = _kernel_cache(func, stamp)
         if kernel_cache is not None and hasattr(dispatcher, "_cache"):
             dispatcher._cache = kernel_cache

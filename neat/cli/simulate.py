@@ -200,35 +200,38 @@ def _simulate_and_write(
 ) -> list[tuple[str, str]]:
     """Run every policy, print and write the results; return the policies that could not run
     (name, reason): each is a failed row, and the others go on. Nothing is written if none ran."""
+    from neat.cli.compiling import compilation_notice
     from neat.simulation.engine import CapacityError, Simulation
     from neat.simulation.report import print_table, write_outputs
 
     results = []
     failed: list[tuple[str, str]] = []
     show_progress = not quiet and sys.stderr.isatty()
-    for policy in parsed:
-        try:
-            sim = Simulation(traces, scenario, policy, seed=seed)
-            if show_progress:
-                from rich.progress import Progress
+    say = (lambda message: None) if quiet else (lambda message: click.echo(f"neat: {message}", err=True))
+    with compilation_notice(say):
+        for policy in parsed:
+            try:
+                sim = Simulation(traces, scenario, policy, seed=seed)
+                if show_progress:
+                    from rich.progress import Progress
 
-                with Progress(transient=True) as progress:
-                    task = progress.add_task(f"{policy.name}", total=traces.n_steps - 1)
+                    with Progress(transient=True) as progress:
+                        task = progress.add_task(f"{policy.name}", total=traces.n_steps - 1)
 
-                    def advance(k: int, task_id: Any = task) -> None:
-                        progress.update(task_id, completed=k)
+                        def advance(k: int, task_id: Any = task) -> None:
+                            progress.update(task_id, completed=k)
 
-                    result = sim.run(progress=advance)
-            else:
-                result = sim.run()
-        except CapacityError as exc:
-            failed.append((policy.name, str(exc)))
+                        result = sim.run(progress=advance)
+                else:
+                    result = sim.run()
+            except CapacityError as exc:
+                failed.append((policy.name, str(exc)))
+                if as_json:
+                    click.echo(json.dumps({"policy": policy.name, "error": str(exc)}))
+                continue
+            results.append(result)
             if as_json:
-                click.echo(json.dumps({"policy": policy.name, "error": str(exc)}))
-            continue
-        results.append(result)
-        if as_json:
-            click.echo(json.dumps(result.summary()))
+                click.echo(json.dumps(result.summary()))
     if not results:
         return failed
     if not as_json:

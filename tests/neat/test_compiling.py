@@ -1,0 +1,40 @@
+"""The notice while kernels compile: said once when numba compiles, never when it loads its cache."""
+
+from __future__ import annotations
+
+import pytest
+
+from neat.cli.compiling import COMPILING, compilation_notice
+
+numba = pytest.importorskip("numba")
+
+
+def test_compiling_is_said_once_with_its_time() -> None:
+    @numba.njit(cache=False)
+    def inner(x: float) -> float:
+        return x + 1.0
+
+    @numba.njit(cache=False)
+    def outer(x: float) -> float:
+        return inner(x) * 2.0  # compiles inner inside outer's compilation: one notice
+
+    said: list[str] = []
+    with compilation_notice(said.append):
+        assert outer(1.0) == 4.0
+        assert outer(2.0) == 6.0
+    assert said[0] == COMPILING
+    assert len(said) == 2
+    assert said[1].startswith("kernels compiled in ")
+    assert said[1].endswith(" s; later runs load them from the cache")
+
+
+def test_nothing_is_said_without_compilation() -> None:
+    @numba.njit(cache=False)
+    def twice(x: float) -> float:
+        return 2.0 * x
+
+    twice(1.0)
+    said: list[str] = []
+    with compilation_notice(said.append):
+        assert twice(3.0) == 6.0
+    assert said == []
