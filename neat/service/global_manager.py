@@ -61,6 +61,8 @@ log = logging.getLogger(__name__)
 
 #: Attempts to record an outcome whose first write failed (the database may be back).
 RECORD_ATTEMPTS = 3
+#: The energy-saved metric (24 h of samples) is computed at most this often.
+ENERGY_EVERY_S = 900.0
 
 
 class NoLease(Exception):
@@ -183,6 +185,7 @@ class GlobalManager:
         self.keeper = LeaseKeeper(store, holder or holder_id(), config.lease_ttl_s, on_change=self._lease_changed)
         self.cycles = 0
         self.reconcile_poll_s = 2.0
+        self._energy_at: float | None = None
         self._stopping = threading.Event()
         self._clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
@@ -233,6 +236,40 @@ class GlobalManager:
         self.metrics.cycle_duration.observe(time.monotonic() - origin)
         if result != "failed":
             self.metrics.last_success.set(time.time())
+            try:
+                self._update_gauges()
+            except Exception as exc:  # metrics never fail a cycle
+                log.warning("updating the metrics failed (%s: %s)", type(exc).__name__, exc)
+
+    def _update_gauges(self) -> None:
+        """Hosts by power state at every cycle; the energy saved over 24 h at most every ENERGY_EVERY_S."""
+        counts = {"awake": 0, "asleep": 0, "other": 0}
+        for host in self.store.hosts():
+            state = host.power_state or "unknown"
+            counts[
+                "asleep" if state in ("suspended", "off") else "awake" if state in ("on", "unknown") else "other"
+            ] += 1
+        for state, count in counts.items():
+            self.metrics.hosts.labels(state=state).set(count)
+        now = time.monotonic()
+        if self._energy_at is not None and now - self._energy_at < ENERGY_EVERY_S:
+            return
+        self._energy_at = now
+        from neat.service.energy import estimate_energy
+
+        until = datetime.now(UTC)
+        config = self.config
+        samples = int(min(24 * 3600, config.retention_max_age_s) / config.collect_interval_s) + 2
+        report = estimate_energy(
+            self.store,
+            {h.name: config.profile(h.name).power_w for h in self.store.hosts()},
+            until - timedelta(hours=24),
+            until,
+            default_table_w=config.profiles[-1].power_w,
+            sleep_w=config.power.sleep_w,
+            max_samples=samples,
+        )
+        self.metrics.energy_saved.set(report.saved_kwh)
 
     def _cycle(self, dry_run: bool, at: datetime) -> CycleResult:
         if dry_run:  # acts on nothing: needs no lease, settles nothing
