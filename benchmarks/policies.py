@@ -7,8 +7,9 @@ The built-in named policies are the baselines (``npa``, ``dvfs``) and every over
 policy parameter (``thr``, ``mad``, ``iqr``, ``lr``, ``lrr``, ``otf``, ``mhod``) crossed with the
 published selections (``mmt``, ``mu``, ``rs``, ``mc``), at the literature's parameters. Every
 policy runs ``--repeat`` times (default 1) in this one process, after one untimed warm-up run of
-``lr-mmt-1.2`` that loads the compiled kernels; the table shows the fastest run's wall time, the
-phases the engine times, whether the round ran compiled, the energy and the migrations.
+``lr-mmt-1.2`` that loads the compiled kernels; the table shows the fastest run's wall time and
+the CPU time of the process during it (the steadier figure on a shared machine), the phases the
+engine times, whether the round ran compiled, the energy and the migrations.
 ``--json`` writes the rows; ``--compare`` reads such a file (from an older checkout) and adds its
 wall time and the ratio old / new per policy. Results must not differ between old and new: a
 changed energy or migration count is flagged.
@@ -44,13 +45,14 @@ def run(traces: object, mode_name: str, policy_name: str, repeat: int) -> dict[s
     for _ in range(repeat):
         policy = named_policy(policy_name, MODES[mode_name])
         sim = Simulation(traces, cloudsim_standard(), policy, seed=1)  # type: ignore[arg-type]
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         result = sim.run()
-        wall_s = time.perf_counter() - started
+        wall_s, cpu_s = time.perf_counter() - started, time.process_time() - cpu_started
         if best is None or wall_s < float(best["wall_s"]):  # type: ignore[arg-type]
             best = {
                 "policy": policy_name,
                 "wall_s": round(wall_s, 3),
+                "cpu_s": round(cpu_s, 3),
                 "compiled": compiled_round(policy),
                 "phases_s": {k: round(v, 3) for k, v in result.phases.as_dict().items()},
                 "energy_kwh": round(result.energy_kwh, 4),
@@ -84,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     run(traces, args.mode, "lr-mmt-1.2", 1)  # loads the compiled kernels
 
     names = args.policies or builtin_policies()
-    header = f"{'policy':<14}{'wall s':>8}{'path':>9}" + "".join(f"{p[:6]:>8}" for p in PHASES)
+    header = f"{'policy':<14}{'wall s':>8}{'CPU s':>7}{'path':>9}" + "".join(f"{p[:6]:>8}" for p in PHASES)
     header += f"{'kWh':>9}{'migr':>7}" + (f"{'old s':>8}{'old/new':>8}" if old else "")
     print(header)
     rows = []
@@ -92,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         row = run(traces, args.mode, name, args.repeat)
         rows.append(row)
         phases = row["phases_s"]
-        line = f"{name:<14}{row['wall_s']:>8.2f}{'compiled' if row['compiled'] else 'numpy':>9}"
+        line = f"{name:<14}{row['wall_s']:>8.2f}{row['cpu_s']:>7.2f}{'compiled' if row['compiled'] else 'numpy':>9}"
         line += "".join(f"{phases[f'{p}_s']:>8.2f}" for p in PHASES)  # type: ignore[index]
         line += f"{row['energy_kwh']:>9.2f}{row['migrations']:>7}"
         if name in old:
