@@ -14,7 +14,7 @@ Example::
     history_window = 30                       # samples per host given to the detectors
 
     [algorithms]
-    policy = "lr-mmt-1.2"                     # a named policy, or the parts:
+    policy = "recommended"                    # a named policy, or the parts:
     # overload = { name = "lr", safety = 1.2 }
     # selection = { name = "mmt" }
     # placement = { name = "pabfd" }
@@ -92,7 +92,7 @@ from neat.tables import TableError, TableReader
 
 CONFIG_ENV = "NEAT_CONFIG"
 #: The policy the service runs when the configuration names none.
-DEFAULT_POLICY = "thr-mmt-0.8"
+DEFAULT_POLICY = "recommended"
 #: Power of a host no profile describes: only the ratios between hosts matter to the placement.
 DEFAULT_POWER_W = linear_power_table(100.0, 200.0)
 

@@ -1,21 +1,22 @@
-"""Forecast band: the next value's upper quantile, from the history's own one-step changes.
+"""Hysteresis: a host is overloaded above one level, and targets are filled only to a lower one.
 
-The host's next utilization is forecast as its newest value plus a quantile of the one-step
-changes seen in its history: ``u[-1] + Q_q(u[t] - u[t-1])``. The band is empirical, so it widens
-for a volatile mix of VMs and narrows for a steady one, and, evaluated on the summed history of a
-host's VMs with a candidate VM added, it sees whether their peaks coincide.
+A host is overloaded when its newest utilization exceeds ``threshold``. Targets are guarded at
+``placement_threshold`` (:meth:`Hysteresis.for_placement`), and an overloaded host is relieved to
+that level or just under ``threshold`` (``relieve_to``). Filling hosts to a level below the one that
+triggers a migration leaves every host room to grow before it is moved again: without the gap, a
+host packed to the trigger level is overloaded by the next rise.
 
-Two levels make a hysteresis. A host is overloaded when the forecast at ``quantile`` exceeds
-``threshold`` (by default the median change: the host is over now, or about to be); the
-placement guard (:meth:`ForecastBand.for_placement`) and the relief of an overloaded host use
-``placement_quantile`` (by default the 90th percentile), so VMs go where the next interval is
-safe with high probability, and a relieved host is brought to that level, not to the edge.
+Optionally the placement level judges a forecast band instead of the newest value: the newest value
+plus a ``quantile`` of the one-step changes seen in the history, ``u[-1] + Q_q(u[t] - u[t-1])``. The
+band is empirical, so it widens for a volatile mix of VMs and narrows for a steady one, and on the
+summed history of a host's VMs with a candidate VM added it sees whether their peaks coincide.
 
 References
 ----------
-The one-step empirical band is a nonparametric prediction interval (residual quantiles of a
-random-walk forecast); see Hyndman & Athanasopoulos, *Forecasting: Principles and Practice*, 3rd
-ed., 2021, section 5.5 (prediction intervals from bootstrapped residuals).
+Hysteresis (two thresholds) in consolidation: Beloglazov & Buyya, CCPE 24(13), 2012, section 5
+(upper and lower thresholds). The one-step empirical band is a nonparametric prediction interval
+(residual quantiles of a random-walk forecast); Hyndman & Athanasopoulos, *Forecasting: Principles
+and Practice*, 3rd ed., 2021, section 5.5.
 """
 
 from __future__ import annotations
@@ -28,15 +29,15 @@ import numpy as np
 from numpy.typing import NDArray
 
 from algorithms._jit import jit, sort_small
-from algorithms._validation import Interval, Options, ParameterError
+from algorithms._validation import Interval, Nullable, Options, ParameterError
 from algorithms._windows import last_value, sort_valid, take_sorted
 from algorithms.base import BoolArray, DetectorKernel, FloatArray, IntArray, OverloadDetector
 from algorithms.overload._row import new_params
 
-#: The forecast band's row kernel code (``params[CODE]``) and the positions of its parameters.
-FORECAST_KERNEL, THRESHOLD, QUANTILE, MIN_CHANGES, BANDED = 4, 4, 5, 6, 7
+#: The hysteresis row kernel's code (``params[CODE]``) and the positions of its parameters.
+HYSTERESIS_KERNEL, THRESHOLD, QUANTILE, MIN_CHANGES, BANDED = 4, 4, 5, 6, 7
 
-__all__ = ["ForecastBand", "band_forecast", "forecast_row"]
+__all__ = ["Hysteresis", "band_forecast", "hysteresis_row"]
 
 
 def band_forecast(utilization: FloatArray, n_valid: IntArray, quantile: float) -> tuple[FloatArray, IntArray]:
@@ -73,9 +74,10 @@ def band_forecast(utilization: FloatArray, n_valid: IntArray, quantile: float) -
 
 
 @jit
-def forecast_row(row: NDArray[np.float64], n_valid: int, params: NDArray[np.float64]) -> bool:
-    """:meth:`ForecastBand.evaluate` (``params[BANDED]`` 0) or its placement level's (1) on one row
-    (window,) with ``n_valid`` >= 1 values, with :func:`band_forecast`'s arithmetic."""
+def hysteresis_row(row: NDArray[np.float64], n_valid: int, params: NDArray[np.float64]) -> bool:
+    """:meth:`Hysteresis.evaluate` or its placement level's on one row (window,) with ``n_valid`` >= 1
+    values: the newest value, or (``params[BANDED]`` 1) its band with :func:`band_forecast`'s
+    arithmetic, against ``params[THRESHOLD]``."""
     window = row.shape[0]
     last = row[window - 1]
     judged = last
@@ -95,21 +97,23 @@ def forecast_row(row: NDArray[np.float64], n_valid: int, params: NDArray[np.floa
 
 
 @dataclass(frozen=True, kw_only=True)
-class ForecastBand(OverloadDetector):
-    """Overloaded iff the newest value exceeds ``threshold``; targets and relieved hosts must keep
-    the next value's forecast band under ``placement_threshold``.
+class Hysteresis(OverloadDetector):
+    """Overloaded iff the newest value exceeds ``threshold``; targets (and, by default, relieved
+    hosts) must stay at or under ``placement_threshold``.
 
-    The band is ``u[-1] + Q_quantile(changes)``, the changes being the history's one-step
-    differences; with fewer than ``min_changes`` changes, the newest value alone.
+    The placement level judges the newest value, or with ``quantile`` the band
+    ``u[-1] + Q_quantile(changes)``, the changes being the history's one-step differences (with
+    fewer than ``min_changes`` of them, the newest value alone).
 
     Parameters
     ----------
     threshold : float in (0, 1.5]
         Utilization (fraction of capacity) above which a host is overloaded now.
     placement_threshold : float in (0, 1.5], at most ``threshold``
-        Level the forecast band of a target, and of a host being relieved, must not exceed.
-    quantile : float in [0, 1]
-        Quantile of the one-step changes added to the newest value by the placement level.
+        Level a target (and a host being relieved to it) must not exceed.
+    quantile : float in [0, 1] or None
+        None (default): the placement level judges the newest value. A number: it judges the
+        newest value plus this quantile of the one-step changes.
     min_changes : int >= 1
         Changes needed before the band is used.
     relieve_to : {"placement", "threshold"}
@@ -126,23 +130,23 @@ class ForecastBand(OverloadDetector):
     PARAMETERS = {  # noqa: RUF012
         "threshold": Interval("float", 0.0, 1.5, "right"),
         "placement_threshold": Interval("float", 0.0, 1.5, "right"),
-        "quantile": Interval("float", 0.0, 1.0),
+        "quantile": Nullable(Interval("float", 0.0, 1.0)),
         "min_changes": Interval("int", 1, 1000),
         "relieve_to": Options(("placement", "threshold")),
     }
     POLICY_PARAMETER = "placement_threshold"
 
     threshold: float = 1.0
-    placement_threshold: float = 0.9
-    quantile: float = 0.5
+    placement_threshold: float = 0.92
+    quantile: float | None = None
     min_changes: int = 5
-    relieve_to: str = "placement"
+    relieve_to: str = "threshold"
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.placement_threshold > self.threshold:
             raise ParameterError(
-                f"ForecastBand: placement_threshold {self.placement_threshold} is above threshold {self.threshold}; "
+                f"Hysteresis: placement_threshold {self.placement_threshold} is above threshold {self.threshold}; "
                 "expected placement_threshold <= threshold (a guard looser than the detector moves VMs back and forth)"
             )
 
@@ -156,7 +160,7 @@ class ForecastBand(OverloadDetector):
         return self.for_placement() if self.relieve_to == "placement" else self
 
     def kernel(self) -> DetectorKernel:
-        params = new_params(FORECAST_KERNEL, strict=True)
+        params = new_params(HYSTERESIS_KERNEL, strict=True)
         params[THRESHOLD] = self.threshold
         return DetectorKernel(params, np.zeros((3, 0)))
 
@@ -169,20 +173,21 @@ class ForecastBand(OverloadDetector):
 
 @dataclass(frozen=True)
 class _PlacementBand(OverloadDetector):
-    """A :class:`ForecastBand`'s placement level: the band of the next value above ``placement_threshold``."""
+    """A :class:`Hysteresis`'s placement level: the newest value, or its band, above ``placement_threshold``."""
 
-    PARAMETERS = {}  # noqa: RUF012  (built by ForecastBand.for_placement, not configured)
+    PARAMETERS = {}  # noqa: RUF012  (built by Hysteresis.for_placement, not configured)
 
-    of: ForecastBand
+    of: Hysteresis
 
     def __post_init__(self) -> None:
         pass
 
     def kernel(self) -> DetectorKernel:
         band = self.of
-        params = new_params(FORECAST_KERNEL, strict=True)
-        params[[THRESHOLD, QUANTILE, MIN_CHANGES]] = band.placement_threshold, band.quantile, band.min_changes
-        params[BANDED] = 1
+        params = new_params(HYSTERESIS_KERNEL, strict=True)
+        params[THRESHOLD] = band.placement_threshold
+        if band.quantile is not None:
+            params[[QUANTILE, MIN_CHANGES, BANDED]] = band.quantile, band.min_changes, 1
         return DetectorKernel(params, np.zeros((3, 0)))
 
     def evaluate(
@@ -190,6 +195,8 @@ class _PlacementBand(OverloadDetector):
     ) -> tuple[BoolArray, Any]:
         band = self.of
         last, has = last_value(utilization, n_valid)
-        forecast, n_changes = band_forecast(utilization, n_valid, band.quantile)
-        judged = np.where(n_changes >= band.min_changes, forecast, last)
+        judged = last
+        if band.quantile is not None:
+            forecast, n_changes = band_forecast(utilization, n_valid, band.quantile)
+            judged = np.where(n_changes >= band.min_changes, forecast, last)
         return has & (judged > band.placement_threshold), state

@@ -6,8 +6,8 @@ simulated day, each time for one host; a detector that declares a kernel
 beside it, with the arithmetic of its NumPy :meth:`~algorithms.base.OverloadDetector.evaluate`
 operation for operation. Kernels exist for THR (:func:`algorithms.overload.thr.thr_row`), MAD and
 IQR (:func:`algorithms.overload.mad.spread_row`), LR and LRR
-(:func:`algorithms.overload.regression.regression_row`), the forecast band
-(:func:`algorithms.overload.forecast.forecast_row`); a detector without one (OTF, MHOD, a
+(:func:`algorithms.overload.regression.regression_row`), hysteresis
+(:func:`algorithms.overload.hysteresis.hysteresis_row`); a detector without one (OTF, MHOD, a
 third party's) runs through its NumPy method.
 """
 
@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 
 from algorithms._jit import jit
 from algorithms.overload._row import CODE
-from algorithms.overload.forecast import FORECAST_KERNEL, forecast_row
+from algorithms.overload.hysteresis import HYSTERESIS_KERNEL, hysteresis_row
 from algorithms.overload.mad import SPREAD_KERNEL, spread_row
 from algorithms.overload.regression import regression_row
 from algorithms.overload.thr import THR_KERNEL, thr_row
@@ -40,8 +40,8 @@ def detect_row(
         return thr_row(params, row)
     if params[CODE] == SPREAD_KERNEL:
         return spread_row(row, n_valid, params)
-    if params[CODE] == FORECAST_KERNEL:
-        return forecast_row(row, n_valid, params)
+    if params[CODE] == HYSTERESIS_KERNEL:
+        return hysteresis_row(row, n_valid, params)
     return regression_row(row, n_valid, steps, params, coef)
 
 

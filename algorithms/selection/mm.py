@@ -1,15 +1,21 @@
-"""Minimization of migrations (MM) VM selection: the VM that relieves its host most leaves first.
+"""Minimization of migrations (MM) VM selection: relieve an overloaded host with few, short moves.
 
-Relieving an overloaded host with the fewest migrations means moving its busiest VMs: each pick
-takes the VM with the largest current CPU demand (``rank="demand"``), or the largest demand per MB
-of RAM (``rank="demand_per_ram"``: the most relief per second of migration, since a live migration
-lasts in proportion to the RAM it copies). Ties go to the lowest index.
+Given a caller that can judge hosts (``VmTable.relieves``: would this VM leaving alone relieve its
+host?), each pick takes, among the VMs that relieve their host alone, the one whose migration is
+shortest (least RAM, then least demand: ``rank="shortest_relief"``, the default) or loses least
+(demand x RAM, the MIPS lost while it migrates: ``"cheapest_relief"``); when none does alone, the
+one with the most demand per MB (the most relief per second of migration) leaves and the host is
+judged again. Without that caller, and with ``rank="demand_per_ram"``, the largest demand per MB
+leaves; with ``rank="demand"``, the largest demand. Ties go to the lowest index.
+
+A short relief matters twice: the overloaded host stays short of CPU until the move ends, and the
+moving VM loses a tenth of its demand meanwhile (PDM).
 
 References
 ----------
 Beloglazov, Abawajy & Buyya, "Energy-aware resource allocation heuristics for efficient management
 of data centers for cloud computing", FGCS 28(5), 2012, section 4.3 (the MM policy, which picks the
-fewest VMs that bring a host below its threshold).
+fewest VMs that bring a host below its threshold, preferring the smallest one that suffices).
 """
 
 from __future__ import annotations
@@ -27,16 +33,16 @@ __all__ = ["MinimizationOfMigrations"]
 
 @dataclass(frozen=True, kw_only=True)
 class MinimizationOfMigrations(VmSelector):
-    """Select the VM with the largest current CPU demand on each chosen host.
+    """Select, on each chosen host, the VM whose departure relieves it at least cost.
 
     Parameters
     ----------
-    rank : {"demand", "demand_per_ram"}
-        ``"demand"`` (default): the largest demand in MIPS leaves first. ``"demand_per_ram"``: the
-        largest demand per MB of RAM (relief per second of migration).
+    rank : {"shortest_relief", "cheapest_relief", "demand_per_ram", "demand"}
+        See the module: the shortest (default) or cheapest VM that relieves its host alone, else
+        the most demand per MB; or always the most demand per MB, or the most demand.
     """
 
-    rank: str = "cheapest_relief"
+    rank: str = "shortest_relief"
 
     LOCAL = True
     PARAMETERS = {"rank": Options(("cheapest_relief", "shortest_relief", "demand", "demand_per_ram"))}  # noqa: RUF012
@@ -69,6 +75,6 @@ class MinimizationOfMigrations(VmSelector):
         # least (demand x RAM, the MIPS lost in proportion to the time it lasts); else the most relief
         # per MB
         enough = vms.relieves(vm)
-        cost = demand * ram if self.rank == "cheapest_relief" else ram + demand / (demand.max(initial=0.0) + 1.0)
-        keys = ((~enough).astype(np.float64), np.where(enough, cost, -per_ram))
+        cost = demand * ram if self.rank == "cheapest_relief" else ram
+        keys = ((~enough).astype(np.float64), np.where(enough, cost, -per_ram), np.where(enough, demand, 0.0))
         return first_per_host(vm, host, keys, hosts.shape[0])

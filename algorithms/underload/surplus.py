@@ -1,10 +1,11 @@
 """Surplus hosts: underloaded are the least utilized hosts beyond those the load needs.
 
-The hosts switched on carry a total utilization ``U`` (in host capacities, the sum of their newest
-values); at a target mean utilization ``target_utilization`` they need ``ceil(U / target_utilization)`` of them. The
-``active - ceil(U / target_utilization) - slack_hosts`` least utilized hosts at or below ``threshold`` are
-underloaded. Unlike a fixed threshold, a host just woken to relieve an overloaded one is not
-emptied again while the others are full.
+The hosts switched on carry a total utilization ``U`` (in host capacities: the sum of each host's
+mean over its newest ``mean_steps`` values); at a mean utilization of ``target_utilization`` they
+need ``ceil(U / target_utilization)`` hosts. The ``on - ceil(U / target_utilization) - slack_hosts``
+least utilized hosts at or below ``threshold`` are underloaded. Unlike a fixed threshold, a host
+just woken to relieve an overloaded one is not emptied again while the others are full, and a
+host is not emptied for a dip of one interval.
 """
 
 from __future__ import annotations
@@ -33,12 +34,15 @@ class SurplusUnderload(UnderloadDetector):
         Hosts kept on beyond what the load needs.
     threshold : float in [0, 1]
         Only hosts at or below it are underloaded.
+    mean_steps : int >= 1
+        Newest values averaged per host (1: the newest alone).
 
     Notes
     -----
     :meth:`evaluate` takes ``utilization`` of shape (n_hosts, window) and ``n_valid`` of shape
     (n_hosts,) and returns a bool array of shape (n_hosts,). A host is counted as switched on when
-    its newest value is above 0.
+    its newest value is above 0. The judgement depends on every host (``ROWWISE`` is False): give
+    it all of them.
     """
 
     PARAMETERS = {  # noqa: RUF012
@@ -50,10 +54,10 @@ class SurplusUnderload(UnderloadDetector):
 
     ROWWISE = False
 
-    target_utilization: float = 0.85
-    slack_hosts: int = 0
+    target_utilization: float = 0.86
+    slack_hosts: int = 1
     threshold: float = 0.7
-    mean_steps: int = 1
+    mean_steps: int = 3
 
     def evaluate(self, utilization: FloatArray, n_valid: IntArray) -> BoolArray:
         last, has = last_value(utilization, n_valid)

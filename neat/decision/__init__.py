@@ -12,6 +12,7 @@ from neat.decision.mode import CLOUDSIM, MODES, NEAT, Mode
 from neat.decision.plan import Plan, allowed, plan
 from neat.decision.policy import (
     DEFAULT_POLICIES,
+    RECOMMENDED,
     Component,
     Policy,
     PolicyError,
@@ -25,6 +26,7 @@ from neat.decision.policy import (
 __all__ = [
     "CLOUDSIM",
     "DEFAULT_POLICIES",
+    "RECOMMENDED",
     "MODES",
     "NEAT",
     "OVERLOAD_RELIEF",

@@ -21,8 +21,9 @@ from algorithms.base import DetectorKernel, OverloadDetector, PlacementKernel, P
 from algorithms.registry import UnknownPluginError, available, create
 from neat.decision.mode import Mode
 
-#: The policies `neat simulate` runs when none is named: both baselines and three of the field's.
-DEFAULT_POLICIES = ("npa", "dvfs", "thr-mmt-0.8", "mad-mmt-2.5", "lr-mmt-1.2")
+#: The policies `neat simulate` runs when none is named: both baselines, three of the field's and
+#: neat's recommended one.
+DEFAULT_POLICIES = ("npa", "dvfs", "thr-mmt-0.8", "mad-mmt-2.5", "lr-mmt-1.2", "recommended")
 #: The baselines: no power awareness (every host at full power) and power following load.
 BASELINES = ("npa", "dvfs")
 #: The underload strategy of the field's named policies (CloudSim's): try to empty every host in
@@ -122,6 +123,27 @@ class Policy:
         return placer, detector, guard, relief
 
 
+#: The policy neat recommends, of ordinary plug-ins (every parameter spelled out, so later changes
+#: of a plug-in's defaults do not change it). Hosts are flagged when their demand exceeds their
+#: capacity and filled only to 92 % (a hysteresis: room to grow before the next move); an
+#: overloaded host sheds the VM whose migration is shortest among those that relieve it alone;
+#: VMs go where the power rises least, and the host woken is the cheapest per dominant share
+#: (CPU or RAM) of its full power; hosts beyond what the load needs at 86 % (plus one spare,
+#: averaged over three intervals) are emptied, least utilized first. Chosen on the three built-in
+#: PlanetLab days on standard-cpu (``python benchmarks/quality.py``), the same parameters for every
+#: day and scenario.
+RECOMMENDED = PolicySpec(
+    name="recommended",
+    overload=Component(
+        "hysteresis",
+        {"threshold": 1.0, "placement_threshold": 0.92, "quantile": None, "min_changes": 5, "relieve_to": "threshold"},
+    ),
+    selection=Component("mm", {"rank": "shortest_relief"}),
+    placement=Component("pabfd", {"empty_host_cost": "efficiency", "cpu_threshold": 1.0, "all_or_nothing": False}),
+    underload=Component("surplus", {"target_utilization": 0.86, "slack_hosts": 1, "threshold": 0.7, "mean_steps": 3}),
+)
+
+
 def baseline_spec(name: str) -> PolicySpec:
     """The spec of a baseline: the do-nothing detectors and selector; VMs created first fit."""
     if name not in BASELINES:
@@ -137,7 +159,8 @@ def baseline_spec(name: str) -> PolicySpec:
 
 
 def parse_policy(name: str, *, placement: Mapping[str, Any] | None = None) -> PolicySpec:
-    """The spec of ``npa``, ``dvfs`` or a name from the literature, ``<overload>-<selection>-<number>``.
+    """The spec of ``npa``, ``dvfs``, ``recommended`` (:data:`RECOMMENDED`) or a name from the
+    literature, ``<overload>-<selection>-<number>``.
 
     The number sets the detector's declared policy parameter
     (:attr:`algorithms.base.OverloadDetector.POLICY_PARAMETER`: the threshold of ``thr``, the safety
@@ -153,12 +176,14 @@ def parse_policy(name: str, *, placement: Mapping[str, Any] | None = None) -> Po
     key = name.strip().lower()
     if key in BASELINES:
         return baseline_spec(key)
+    if key == RECOMMENDED.name:
+        return RECOMMENDED
     detectors = {n: c for n, c in available("overload").items() if getattr(c, "POLICY_PARAMETER", None) is not None}
     selections = available("selection")
     parts = key.rsplit("-", 2)
     if len(parts) != 3 or not all(parts):
         raise PolicyError(
-            f"policy {name!r} is not 'npa', 'dvfs' or '<overload>-<selection>-<parameter>' "
+            f"policy {name!r} is not 'npa', 'dvfs', 'recommended' or '<overload>-<selection>-<parameter>' "
             f"(e.g. lr-mmt-1.2; overload: {', '.join(detectors)}; selection: {', '.join(selections)})"
         )
     det, sel, param = parts
@@ -247,6 +272,7 @@ def named_policy(name: str, mode: Mode, *, placement: Mapping[str, Any] | None =
 __all__ = [
     "BASELINES",
     "DEFAULT_POLICIES",
+    "RECOMMENDED",
     "Component",
     "Policy",
     "PolicyError",

@@ -1,4 +1,4 @@
-"""The forecast band, minimization of migrations and surplus hosts, on hand-checked numbers."""
+"""Hysteresis and its forecast band, minimization of migrations and surplus hosts, on hand-checked numbers."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 
 from algorithms._validation import ParameterError
 from algorithms.base import VmTable
-from algorithms.overload.forecast import ForecastBand, band_forecast
+from algorithms.overload.hysteresis import Hysteresis, band_forecast
 from algorithms.selection.mm import MinimizationOfMigrations
 from algorithms.underload.surplus import SurplusUnderload
 from neat.decision import NEAT, Component, DecisionInputs, build_policy, custom_spec, decide
@@ -29,21 +29,21 @@ def test_the_band_adds_a_quantile_of_the_one_step_changes() -> None:
 
 
 def test_the_band_flags_on_the_newest_value_and_guards_with_the_band() -> None:
-    band = ForecastBand(threshold=1.0, placement_threshold=0.45, quantile=0.9, min_changes=3)
+    band = Hysteresis(threshold=1.0, placement_threshold=0.45, quantile=0.9, min_changes=3)
     rows = np.array([[0.1, 0.2, 0.4, 0.3], [0.1, 0.2, 0.4, 0.3]]) * np.array([[1.0], [3.5]])
     n_valid = np.array([4, 4])
     overloaded, _ = band.evaluate(rows, n_valid, np.zeros(2), None)
     assert overloaded.tolist() == [False, True]  # 0.3 and 1.05 against 1.0
     guarded, _ = band.for_placement().evaluate(rows, n_valid, np.zeros(2), None)
     assert guarded.tolist() == [True, True]  # 0.48 > 0.45
-    short = ForecastBand(threshold=1.0, placement_threshold=0.45, quantile=0.9, min_changes=4)
+    short = Hysteresis(threshold=1.0, placement_threshold=0.45, quantile=0.9, min_changes=4)
     guarded, _ = short.for_placement().evaluate(rows[:1], n_valid[:1], np.zeros(1), None)
     assert guarded.tolist() == [False]  # 3 changes < 4: the newest value alone, 0.3
 
 
 def test_a_placement_level_looser_than_the_overload_level_is_refused() -> None:
     with pytest.raises(ParameterError, match=r"placement_threshold 0\.95 is above threshold 0\.9"):
-        ForecastBand(threshold=0.9, placement_threshold=0.95)
+        Hysteresis(threshold=0.9, placement_threshold=0.95)
 
 
 def table(demand: list[float], ram: list[float], relieving: list[bool] | None = None) -> VmTable:
@@ -75,19 +75,25 @@ def test_minimization_of_migrations_ranks() -> None:
 def test_surplus_hosts_are_the_least_utilized_beyond_what_the_load_needs() -> None:
     u = np.array([[0.9], [0.8], [0.3], [0.2], [0.0]])
     n_valid = np.ones(5, dtype=np.intp)
+
     # 4 hosts on carry 2.2: at 0.85 each they need ceil(2.59) = 3, so one is surplus, the least utilized
-    assert SurplusUnderload(target_utilization=0.85).detect(u, n_valid).tolist() == [False, False, False, True, False]
-    assert not SurplusUnderload(target_utilization=0.85, slack_hosts=1).detect(u, n_valid).any()
-    assert not SurplusUnderload(target_utilization=0.5).detect(u, n_valid).any()  # needs 5
+    def surplus(**kw: float) -> list[bool]:
+        detector = SurplusUnderload(**{"slack_hosts": 0, "mean_steps": 1, **kw})  # type: ignore[arg-type]
+        flagged: list[bool] = detector.detect(u, n_valid).tolist()
+        return flagged
+
+    assert surplus(target_utilization=0.85) == [False, False, False, True, False]
+    assert not any(surplus(target_utilization=0.85, slack_hosts=1))
+    assert not any(surplus(target_utilization=0.5))  # needs 5
     # surplus, but above the threshold: kept
-    assert not SurplusUnderload(target_utilization=0.85, threshold=0.1).detect(u, n_valid).any()
+    assert not any(surplus(target_utilization=0.85, threshold=0.1))
 
 
 def test_an_overloaded_host_is_relieved_to_the_placement_level() -> None:
-    """Hysteresis. Host 0 (2000 MIPS) carries 600 + 600 + 500 + 400 = 2100 MIPS. Flagged over 1.0
-    by both; THR 1.0 relieves it just under 1.0 (the 400 leaves: 0.85), the band with a placement
-    level of 0.6 down to it: no VM alone gets there, so the busiest leaves first (0.75), then the
-    cheapest that does (the 400: 0.55)."""
+    """Hysteresis relieving to its placement level. Host 0 (2000 MIPS) carries 600 + 600 + 500 + 400
+    = 2100 MIPS. Flagged over 1.0 by both; THR 1.0 relieves it just under 1.0 (the 400 leaves:
+    0.85), hysteresis with a placement level of 0.6 down to it: no VM alone gets there, so the
+    busiest leaves first (0.75), then the shortest move that does (the 400: 0.55)."""
     demand = [0.6, 0.6, 0.5, 0.4, 0.1]
     n_vms = len(demand)
     inputs = DecisionInputs(
@@ -100,7 +106,7 @@ def test_an_overloaded_host_is_relieved_to_the_placement_level() -> None:
         vm_migration_time_s=np.full(n_vms, 8.192),
         interval_s=300.0,
     )
-    band = Component("forecast", {"threshold": 1.0, "placement_threshold": 0.6, "min_changes": 1000})
+    band = Component("hysteresis", {"threshold": 1.0, "placement_threshold": 0.6, "relieve_to": "placement"})
     moved = {}
     for name, detector in (("thr", Component("thr", {"threshold": 1.0})), ("band", band)):
         decision = decide(inputs, build_policy(custom_spec(detector, Component("mm"), Component("pabfd")), NEAT))
@@ -121,16 +127,17 @@ def test_surplus_on_the_mean_of_the_newest_values() -> None:
     # host 2 dips to 0.1 now but averaged 0.7 over 3 steps: the mean ranks it above host 3
     u = np.array([[0.9, 0.9, 0.9], [0.8, 0.8, 0.8], [1.0, 1.0, 0.1], [0.3, 0.3, 0.3]])
     n_valid = np.full(4, 3, dtype=np.intp)
-    newest_only = SurplusUnderload(target_utilization=0.95).detect(u, n_valid)
-    averaged = SurplusUnderload(target_utilization=0.95, mean_steps=3).detect(u, n_valid)
+    newest_only = SurplusUnderload(target_utilization=0.95, slack_hosts=0, mean_steps=1).detect(u, n_valid)
+    averaged = SurplusUnderload(target_utilization=0.95, slack_hosts=0, mean_steps=3).detect(u, n_valid)
     assert newest_only.tolist() == [False, False, True, False]  # 2.1 / 0.95 -> 3 needed of 4
     assert averaged.tolist() == [False, False, False, True]  # 2.7 / 0.95 -> 3 needed of 4
 
 
 def test_a_relief_can_end_just_under_the_overload_level() -> None:
-    band = ForecastBand(threshold=1.0, placement_threshold=0.6, min_changes=1000, relieve_to="threshold")
+    band = Hysteresis(threshold=1.0, placement_threshold=0.6, relieve_to="threshold")
     assert band.for_relief() is band
-    assert ForecastBand().for_relief() == ForecastBand().for_placement()
+    both = Hysteresis(relieve_to="placement")
+    assert both.for_relief() == both.for_placement()
 
 
 def test_efficiency_pricing_wakes_the_host_cheapest_per_dominant_share() -> None:

@@ -33,7 +33,7 @@ CONFIGS: dict[str, list[dict[str, Any]]] = {
     "iqr": [{"window": 5, "min_history": 2, "fallback_threshold": None}],
     "lr": [{"weighting": "none"}, {"length": 5, "comparison": "strict", "fallback_threshold": None}],
     "lrr": [{"weighting": "none"}, {"length": 30, "safety": 1.3}],
-    "forecast": [{"threshold": 0.7, "placement_threshold": 0.6, "quantile": 0.9, "min_changes": 1}],
+    "hysteresis": [{"threshold": 0.7, "placement_threshold": 0.6, "quantile": 0.9, "min_changes": 1}],
 }
 #: Every registered detector that declares a kernel, with each of its configurations.
 CASES = [
@@ -90,10 +90,10 @@ def test_the_placement_levels_kernel_decides_as_its_evaluate(name: str, params: 
 
 
 def test_every_stateless_built_in_detector_has_a_kernel() -> None:
-    """THR, MAD, IQR, LR, LRR and the forecast band declare kernels; the stateful ones (OTF, MHOD) and
+    """THR, MAD, IQR, LR, LRR and hysteresis declare kernels; the stateful ones (OTF, MHOD) and
     never do not."""
     with_kernel = {name for name, cls in available("overload").items() if cls().kernel() is not None}
-    assert with_kernel == {"thr", "mad", "iqr", "lr", "lrr", "forecast"}
+    assert with_kernel == {"thr", "mad", "iqr", "lr", "lrr", "hysteresis"}
 
 
 def test_a_subclass_that_overrides_behaviour_loses_the_kernel_it_does_not_redeclare() -> None:

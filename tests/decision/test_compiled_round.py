@@ -117,7 +117,7 @@ def test_an_over_subscribed_host_is_relieved_on_both_paths(mode: Mode, monkeypat
 
 
 @pytest.mark.parametrize("mode", [CLOUDSIM, NEAT], ids=lambda m: m.name)
-@pytest.mark.parametrize("detector", ["thr", "lr", "forecast"])
+@pytest.mark.parametrize("detector", ["thr", "lr", "hysteresis"])
 def test_efficiency_pricing_decides_as_the_numpy_round(
     detector: str, mode: Mode, monkeypatch: pytest.MonkeyPatch
 ) -> None:

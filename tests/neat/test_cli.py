@@ -172,7 +172,7 @@ def test_unknown_policy_lists_what_is_accepted(scenario_file: Path) -> None:
     assert result.exit_code == 2
     assert "policy 'foo'" in result.stderr
     # the detectors with a policy parameter and the selections, as registered (alphabetical)
-    detectors = "forecast, iqr, last-n-average, lr, lrr, mad, mhod, otf, thr"
+    detectors = "hysteresis, iqr, last-n-average, lr, lrr, mad, mhod, otf, thr"
     for accepted in ("npa", "dvfs", "lr-mmt-1.2", detectors, "mc, mm, mmt, mu, none, rs"):
         assert accepted in result.stderr
 

@@ -29,7 +29,7 @@ from neat.decision.policy import (
 
 #: The overload detectors and selections a policy name may use (every registered plug-in with a
 #: policy parameter, and every registered selection, in registry order).
-DETECTOR_NAMES = "forecast, iqr, last-n-average, lr, lrr, mad, mhod, otf, thr"
+DETECTOR_NAMES = "hysteresis, iqr, last-n-average, lr, lrr, mad, mhod, otf, thr"
 SELECTION_NAMES = "mc, mm, mmt, mu, none, rs"
 
 #: How each mode prices waking an empty host in PABFD.
@@ -135,12 +135,12 @@ def test_placer_options_override_the_mode() -> None:
     [
         (
             "foo",
-            "policy 'foo' is not 'npa', 'dvfs' or '<overload>-<selection>-<parameter>' "
+            "policy 'foo' is not 'npa', 'dvfs', 'recommended' or '<overload>-<selection>-<parameter>' "
             f"(e.g. lr-mmt-1.2; overload: {DETECTOR_NAMES}; selection: {SELECTION_NAMES})",
         ),
         (
             "lr-mmt",
-            "policy 'lr-mmt' is not 'npa', 'dvfs' or '<overload>-<selection>-<parameter>' "
+            "policy 'lr-mmt' is not 'npa', 'dvfs', 'recommended' or '<overload>-<selection>-<parameter>' "
             f"(e.g. lr-mmt-1.2; overload: {DETECTOR_NAMES}; selection: {SELECTION_NAMES})",
         ),
         ("lr-xyz-1.2", f"policy 'lr-xyz-1.2': unknown VM selection 'xyz'; expected one of {SELECTION_NAMES}"),

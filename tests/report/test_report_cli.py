@@ -136,7 +136,7 @@ def test_default_policies_and_incremental_rerun(inputs: Inputs, tmp_path: Path) 
     assert csv.loc[csv["policy"] == "mad-mmt-2.5", "from_cache"].tolist() == [False, False]
     defaults = invoke(*args)
     assert defaults.exit_code == 0, defaults.output
-    assert "10 cells (2 days x 5 policies): 2 simulated, 8 from the cache" in defaults.stdout
+    assert "12 cells (2 days x 6 policies): 4 simulated, 8 from the cache" in defaults.stdout
 
 
 def test_jobs_option_runs_in_processes_with_the_same_results(
@@ -188,7 +188,7 @@ def test_rerun_replaces_a_previous_report(inputs: Inputs, tmp_path: Path) -> Non
     [
         (["--traces", "{tmp}/no-such-day"], r"no-such-day: no such trace folder or file"),
         (["--policy", "lr-mmt-x"], r"policy 'lr-mmt-x': parameter 'x' is not a number"),
-        (["--policy", "foo"], r"policy 'foo' is not 'npa', 'dvfs' or"),
+        (["--policy", "foo"], r"policy 'foo' is not 'npa', 'dvfs', 'recommended' or"),
         (["--baseline", "nope"], r"--baseline: policy 'nope'"),
         (["--sweep", "{tmp}/missing.toml"], r"missing\.toml: no such sweep file"),
         (["--sweep", "{tmp}/bad.toml"], r"bad\.toml: not a valid TOML sweep file"),

@@ -264,7 +264,7 @@ BAD_FILES = [
     ("[algorithms]\noverload = 3", ("[algorithms] overload must be a name or a table with 'name'; got 3",)),
     ("[algorithms]\nselection = { safety = 1 }", ("selection must be a name or a table with 'name'",)),
     ("[algorithms]\npolicy = 'lr-mmt-1.2'\noverload = 'thr'", ("give either 'policy' or its parts",)),
-    ("[algorithms]\npolicy = 'nope'", ("[algorithms] policy", "'nope' is not 'npa', 'dvfs' or")),
+    ("[algorithms]\npolicy = 'nope'", ("[algorithms] policy", "'nope' is not 'npa', 'dvfs', 'recommended' or")),
     ("[algorithms]\npolicy = 'lr-xyz-1.2'", ("unknown VM selection 'xyz'",)),
     ("[algorithms]\npolcy = 'lr-mmt-1.2'", ("[algorithms]", "unknown key 'polcy'", "'policy'")),
     # every other section rejects unknown keys, suggesting the closest known one
