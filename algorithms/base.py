@@ -55,12 +55,15 @@ class DetectorKernel:
     """An overload detector as the numbers its compiled row kernel reads.
 
     ``params`` (``algorithms.overload._row.N_PARAMS``,) names the kernel and holds its parameters;
-    ``coef`` (3, length) holds precomputed fit coefficients (0 columns if unused). See
+    ``coef`` (3, length) holds precomputed fit coefficients or tables (0 columns if unused);
+    ``state_width`` is the length of the per-host state row the kernel reads
+    (:meth:`OverloadDetector.kernel_state`; 0 for a stateless detector). See
     :mod:`algorithms.overload._row` and :func:`algorithms.overload.kernel.detect_row`.
     """
 
     params: FloatArray
     coef: FloatArray
+    state_width: int = 0
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,11 @@ def _no_kernel(self: Any) -> None:
     return None
 
 
+def _no_kernel_state(self: Any, state: Any, n_hosts: int) -> FloatArray:
+    """No state for a kernel to read: rows of width 0."""
+    return np.zeros((n_hosts, 0))
+
+
 @dataclass(frozen=True, kw_only=True)
 class OverloadDetector(Plugin, ABC):
     """Judges every host at once: is it overloaded now?
@@ -85,19 +93,27 @@ class OverloadDetector(Plugin, ABC):
     the previous call and return the next one without mutating the old one, so a caller may
     evaluate a hypothetical history and throw the new state away.
 
-    Capabilities: :meth:`kernel` (a compiled row kernel that decides as :meth:`evaluate` does) and
-    :attr:`POLICY_PARAMETER` (the parameter a policy name such as ``lr-mmt-1.2`` sets).
+    Capabilities: :meth:`kernel` (a compiled row kernel that decides as :meth:`evaluate` does),
+    with :meth:`kernel_state` for a stateful detector (the state as per-host rows the kernel reads:
+    it judges a hypothetical history of a host as :meth:`evaluate` would from that state, and never
+    advances it), and :attr:`POLICY_PARAMETER` (the parameter a policy name such as ``lr-mmt-1.2``
+    sets).
     """
 
     #: The parameter the number of a policy name sets (``thr-mmt-0.8``: the threshold), or None.
     POLICY_PARAMETER: ClassVar[str | None] = None
     #: True for a detector that never flags a host (the baselines' null object).
     NEVER: ClassVar[bool] = False
-    CAPABILITIES: ClassVar[dict[str, Any]] = {"kernel": _no_kernel, "NEVER": False}
+    CAPABILITIES: ClassVar[dict[str, Any]] = {"kernel": _no_kernel, "kernel_state": _no_kernel_state, "NEVER": False}
 
     def kernel(self) -> DetectorKernel | None:
         """This detector as its compiled row kernel's numbers, or None (no kernel: NumPy only)."""
         return None
+
+    def kernel_state(self, state: Any, n_hosts: int) -> FloatArray:
+        """``state`` (as :meth:`evaluate` takes it; None: the initial state) as the kernel's per-host
+        rows, float array (n_hosts, ``kernel().state_width``); width 0 for a stateless detector."""
+        return np.zeros((n_hosts, 0))
 
     def initial_state(self, n_hosts: int) -> Any:
         """Per-host state before the first call (``None`` for stateless detectors)."""

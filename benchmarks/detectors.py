@@ -91,10 +91,11 @@ def time_kernel(name: str, detector: OverloadDetector, window: int) -> float | N
     u, n, tm = make_batch(N_HOSTS, window, SEED)
     rows = np.nan_to_num(u, nan=0.0)  # the decision round's histories are zero-padded
     expected, _ = detector.evaluate(rows, n, tm, detector.initial_state(N_HOSTS))
-    got = detect_rows(kernel.params, kernel.coef, rows, n, tm)  # compiles (or loads) the kernel
+    states = detector.kernel_state(None, N_HOSTS)
+    got = detect_rows(kernel.params, kernel.coef, states, rows, n, tm)  # compiles (or loads) the kernel
     if not np.array_equal(got, expected):
         raise SystemExit(f"{name}: the row kernel disagrees with evaluate on {int((got != expected).sum())} hosts")
-    return best_ms(lambda: detect_rows(kernel.params, kernel.coef, rows, n, tm), REPEATS)
+    return best_ms(lambda: detect_rows(kernel.params, kernel.coef, states, rows, n, tm), REPEATS)
 
 
 def time_mhod_step(detector: OverloadDetector) -> float:

@@ -26,8 +26,19 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from algorithms._validation import InputError, Interval, Sequence
-from algorithms.base import BoolArray, FloatArray, IntArray, OverloadDetector
+from algorithms.base import BoolArray, DetectorKernel, FloatArray, IntArray, OverloadDetector
 from algorithms.overload._mhod_model import select_windows, solve_policy, state_index
+from algorithms.overload._mhod_row import (
+    BOUNDARY,
+    GRID_STEP,
+    LEARNING,
+    MHOD_KERNEL,
+    N_STATES,
+    TARGET,
+    pack_state,
+    state_width,
+)
+from algorithms.overload._row import new_params
 
 __all__ = ["MhodDetector", "MhodState"]
 
@@ -156,6 +167,23 @@ class MhodDetector(OverloadDetector):
             estimate_sq_sums=zeros(s, s, w),
             policy=np.full((n_hosts, s), np.nan),
         )
+
+    def kernel(self) -> DetectorKernel | None:
+        """The row kernel's numbers for two states (:mod:`algorithms.overload._mhod_row`); None for
+        more states, whose L functions need a linear solve (NumPy only)."""
+        if self.n_states != N_STATES:
+            return None
+        params = new_params(MHOD_KERNEL)
+        params[TARGET], params[LEARNING] = self.otf, self.learning_steps
+        params[GRID_STEP], params[BOUNDARY] = self.bruteforce_step, self.state_config[0]
+        coef = np.zeros((3, len(self.window_sizes)))
+        coef[0] = self.window_sizes
+        width = state_width(len(self.window_sizes), 2 * max(self.window_sizes))
+        return DetectorKernel(params, coef, state_width=width)
+
+    def kernel_state(self, state: MhodState | None, n_hosts: int) -> FloatArray:
+        """The state as the kernel's rows (:func:`~algorithms.overload._mhod_row.pack_state`)."""
+        return pack_state(self.initial_state(n_hosts) if state is None else state)
 
     def transition_estimates(self, state: MhodState) -> tuple[FloatArray, IntArray]:
         """Estimated transition probabilities and chosen window sizes of every host.

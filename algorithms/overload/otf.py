@@ -19,11 +19,31 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from algorithms._jit import jit
 from algorithms._validation import InputError, Interval
 from algorithms._windows import last_value
-from algorithms.base import BoolArray, FloatArray, IntArray, OverloadDetector
+from algorithms.base import BoolArray, DetectorKernel, FloatArray, IntArray, OverloadDetector
+from algorithms.overload._row import new_params
 
 Int64Array = NDArray[np.int64]
+
+#: The OTF row kernel's code (``params[CODE]``) and the positions of its parameters in ``params``.
+OTF_KERNEL, TARGET, THRESHOLD, LIMIT = 5, 4, 5, 6
+#: Columns of the OTF kernel's state rows (:meth:`OtfDetector.kernel_state`).
+OVERLOAD_STEPS, TOTAL_STEPS = 0, 1
+
+
+@jit
+def otf_row(
+    params: NDArray[np.float64], state: NDArray[np.float64], row: NDArray[np.float64], n_valid: int, steps: float
+) -> bool:
+    """:meth:`OtfDetector.evaluate` on one row (window,) with history, from the host's state row
+    (:meth:`OtfDetector.kernel_state`), which it does not advance."""
+    over_now = row[row.shape[0] - 1] >= params[THRESHOLD]
+    numerator = steps + (state[OVERLOAD_STEPS] + (1.0 if over_now else 0.0))
+    denominator = steps + (state[TOTAL_STEPS] + 1.0)
+    fraction = numerator / denominator if denominator > 0 else 0.0
+    return over_now and n_valid >= params[LIMIT] and fraction >= params[TARGET]
 
 
 @dataclass(frozen=True)
@@ -73,6 +93,17 @@ class OtfDetector(OverloadDetector):
     otf: float = 0.1
     threshold: float = 1.0
     limit: int = 30
+
+    def kernel(self) -> DetectorKernel:
+        params = new_params(OTF_KERNEL)
+        params[TARGET], params[THRESHOLD], params[LIMIT] = self.otf, self.threshold, self.limit
+        return DetectorKernel(params, np.zeros((3, 0)), state_width=2)
+
+    def kernel_state(self, state: OtfState | None, n_hosts: int) -> FloatArray:
+        """The counters as the kernel's state rows: float array (n_hosts, 2), overload steps and steps."""
+        if state is None:
+            state = self.initial_state(n_hosts)
+        return np.stack([state.overload_steps, state.total_steps], axis=1).astype(np.float64)
 
     def initial_state(self, n_hosts: int) -> OtfState:
         """Zero counters for ``n_hosts`` hosts."""

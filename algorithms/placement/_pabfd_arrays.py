@@ -74,6 +74,9 @@ class RoundArrays(NamedTuple):
         pricing, what waking any host costs before its watts per MIPS: the largest peak power, so
         a host in use always ranks first).
     params, coef : the detector's :class:`algorithms.base.DetectorKernel`
+    host_state : float array (n_hosts, state_width)
+        The detector's state rows (:meth:`algorithms.base.OverloadDetector.kernel_state`), read by
+        the guard's checks, never advanced; 0 columns for a stateless detector.
     """
 
     host: FloatArray
@@ -84,6 +87,7 @@ class RoundArrays(NamedTuple):
     options: FloatArray
     params: FloatArray
     coef: FloatArray
+    host_state: FloatArray
 
 
 def pack_round(
@@ -106,13 +110,24 @@ def pack_round(
     vm_steps: FloatArray,
     vm_history: FloatArray,
     host_history: FloatArray,
+    host_state: FloatArray | None = None,
 ) -> RoundArrays:
     """The kernels' inputs: host arrays (n_hosts,), VM arrays (n_vms,), histories (rows, window).
 
     ``host_history`` is used in place (the guard's assignments go into it); the used CPU and RAM
     are copied. ``baseline_utilization`` freezes the pricing baseline, as
-    :class:`algorithms.base.PlacementRequest`'s does. The derived rows are filled by the kernels.
+    :class:`algorithms.base.PlacementRequest`'s does. ``host_state`` (n_hosts, ``spec.state_width``)
+    is the detector's state rows, required for a stateful detector. The derived rows are filled by
+    the kernels.
     """
+    n_hosts = hosts.cpu_mips.shape[0]
+    if host_state is None:
+        host_state = np.zeros((n_hosts, 0))
+    if host_state.shape != (n_hosts, spec.state_width):
+        raise ValueError(
+            f"pack_round: host_state must have shape ({n_hosts}, {spec.state_width}) for this detector's "
+            f"kernel; got {host_state.shape}"
+        )
     table = np.ascontiguousarray(hosts.power_w, dtype=np.float64)
     host = np.zeros((hosts.cpu_mips.shape[0], N_HOST_ROWS))
     host[:, CPU], host[:, PE], host[:, RAM] = hosts.cpu_mips, hosts.pe_mips, hosts.ram_mb
@@ -143,6 +158,7 @@ def pack_round(
         ),
         params=spec.params,
         coef=spec.coef,
+        host_state=np.ascontiguousarray(host_state, dtype=np.float64),
     )
 
 

@@ -118,7 +118,8 @@ def _accepts(a: RoundArrays, vm: int, h: int, row: FloatArray) -> bool:
     """An empty host, or one the detector does not judge overloaded with ``vm`` added.
 
     The history with the VM is as long as the longer of the two (the row without its oldest zeros
-    under TRIM); the horizon is the longer migration of the two.
+    under TRIM); the horizon is the longer migration of the two; a stateful detector reads the
+    host's state row.
     """
     if a.host[h, USED_CPU] == 0:
         return True
@@ -127,7 +128,7 @@ def _accepts(a: RoundArrays, vm: int, h: int, row: FloatArray) -> bool:
         row[j] = a.host_history[h, j] + a.vm_history[vm, j] * scale
     n_valid = trimmed_row_length(row) if a.options[TRIM] != 0 else int(max(a.host[h, HOST_NV], a.vm[VM_NV, vm]))
     steps = max(a.host[h, STEPS], a.vm[VM_STEPS, vm])
-    return not detect_row(a.params, a.coef, row, n_valid, steps)
+    return not detect_row(a.params, a.coef, a.host_state[h], row, n_valid, steps)
 
 
 @jit

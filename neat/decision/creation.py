@@ -59,6 +59,7 @@ def place_at_creation(
             vm_steps=vm_steps,
             vm_history=np.ones((n_vms, 1)),  # at creation a VM asks for its full MIPS
             host_history=np.zeros((n_hosts, 1)),  # and the VMs created before it for nothing
+            host_state=policy.guard.kernel_state(None, n_hosts),
         )
         result: IntArray = create(arrays)
         return result

@@ -251,23 +251,27 @@ class _Round:
 def _judge(
     policy: Policy, rows: FloatArray, n_valid: IntArray, steps: FloatArray, state: Any, *, relief: bool = False
 ) -> tuple[BoolArray, Any]:
-    """The overload detector (``guard``: the policy's guard) on host histories ``rows`` (n, window):
-    its compiled row kernel where the round is compiled (it decides as
-    :meth:`~algorithms.base.OverloadDetector.evaluate` does, and a detector with a kernel is
-    stateless), else its NumPy method. Returns (overloaded (n,), next state)."""
-    if compiled_round(policy):
+    """The overload detector (``relief``: the policy's relief detector) on host histories ``rows``
+    (n, window) with the detector's state of those hosts: its compiled row kernel where the round is
+    compiled (it decides as :meth:`~algorithms.base.OverloadDetector.evaluate` does, from the state
+    packed by :meth:`~algorithms.base.OverloadDetector.kernel_state`), else its NumPy method.
+    Returns (overloaded (n,), next state); a stateful detector's own judgement of the round takes
+    the NumPy method, the one that advances the state."""
+    detector = policy.relief if relief else policy.detector
+    if compiled_round(policy) and (relief or state is None):
         assert policy.kernels is not None
         _, detector_kernel, _, relief_kernel = policy.kernels
         kernel = relief_kernel if relief else detector_kernel
         overloaded: BoolArray = detect_rows(
             kernel.params,
             kernel.coef,
+            detector.kernel_state(state, rows.shape[0]),
             np.ascontiguousarray(rows, dtype=np.float64),
             np.ascontiguousarray(n_valid, dtype=np.intp),
             np.ascontiguousarray(steps, dtype=np.float64),
         )
         return overloaded, state
-    return (policy.relief if relief else policy.detector).evaluate(rows, n_valid, steps, state)
+    return detector.evaluate(rows, n_valid, steps, state)
 
 
 def _mask(mask: BoolArray | None, n: int) -> BoolArray:
@@ -485,6 +489,7 @@ def _place_compiled(rnd: _Round, selected: IntArray) -> None:
         vm_steps=rnd.vm_steps,
         vm_history=rnd.vm_history,
         host_history=rnd.host_history,
+        host_state=policy.guard.kernel_state(rnd.detector_state, inputs.n_hosts),
     )
     phase1_targets = np.zeros(0, dtype=np.intp)
     if selected.size:

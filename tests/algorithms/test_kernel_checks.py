@@ -35,11 +35,12 @@ CONFIGS: dict[str, list[dict[str, Any]]] = {
     "lrr": [{"weighting": "none"}, {"length": 30, "safety": 1.3}],
     "hysteresis": [{"threshold": 0.7, "placement_threshold": 0.6, "quantile": 0.9, "min_changes": 1}],
 }
-#: Every registered detector that declares a kernel, with each of its configurations.
+#: Every registered stateless detector that declares a kernel, with each of its configurations (the
+#: stateful ones: tests/algorithms/test_stateful_kernels.py).
 CASES = [
     (name, params)
     for name, cls in available("overload").items()
-    if cls().kernel() is not None
+    if (kernel := cls().kernel()) is not None and kernel.state_width == 0
     for params in [{}, *CONFIGS.get(name, [])]
 ]
 
@@ -69,7 +70,8 @@ def test_the_kernel_decides_as_evaluate(name: str, params: dict[str, Any]) -> No
     steps = rng.choice([0.0, 0.3, 1.0], rows.shape[0])
     expected, _ = detector.evaluate(rows, n_valid, steps, detector.initial_state(rows.shape[0]))
     zero_padded = np.nan_to_num(rows, nan=0.0)  # the kernels never read the padding either
-    got = detect_rows(kernel.params, kernel.coef, zero_padded, n_valid, steps)
+    states = detector.kernel_state(None, rows.shape[0])
+    got = detect_rows(kernel.params, kernel.coef, states, zero_padded, n_valid, steps)
     np.testing.assert_array_equal(got, expected)
     assert 0 < expected.sum() < expected.size  # the cases reach both answers
 
@@ -84,16 +86,16 @@ def test_the_placement_levels_kernel_decides_as_its_evaluate(name: str, params: 
     rows, n_valid = histories(rng, 500)
     steps = rng.choice([0.0, 0.3, 1.0], rows.shape[0])
     expected, _ = guard.evaluate(rows, n_valid, steps, guard.initial_state(rows.shape[0]))
-    got = detect_rows(kernel.params, kernel.coef, np.nan_to_num(rows, nan=0.0), n_valid, steps)
+    states = guard.kernel_state(None, rows.shape[0])
+    got = detect_rows(kernel.params, kernel.coef, states, np.nan_to_num(rows, nan=0.0), n_valid, steps)
     np.testing.assert_array_equal(got, expected)
     assert 0 < expected.sum() < expected.size
 
 
-def test_every_stateless_built_in_detector_has_a_kernel() -> None:
-    """THR, MAD, IQR, LR, LRR and hysteresis declare kernels; the stateful ones (OTF, MHOD) and
-    never do not."""
+def test_every_built_in_detector_has_a_kernel() -> None:
+    """THR, MAD, IQR, LR, LRR, hysteresis and the stateful OTF and MHOD declare kernels; never does not."""
     with_kernel = {name for name, cls in available("overload").items() if cls().kernel() is not None}
-    assert with_kernel == {"thr", "mad", "iqr", "lr", "lrr", "hysteresis"}
+    assert with_kernel == {"thr", "mad", "iqr", "lr", "lrr", "hysteresis", "otf", "mhod"}
 
 
 def test_a_subclass_that_overrides_behaviour_loses_the_kernel_it_does_not_redeclare() -> None:
@@ -144,7 +146,7 @@ def test_a_constant_series_predicts_itself_exactly(detector: LocalRegressionDete
     assert overloaded.tolist() == [True]
     kernel = detector.kernel()
     assert kernel is not None
-    assert detect_row(kernel.params, kernel.coef, row[0], 10, 0.5)
+    assert detect_row(kernel.params, kernel.coef, np.zeros(0), row[0], 10, 0.5)
     below = np.full((1, 10), 0.79)
     assert not detector.evaluate(below, np.array([10]), np.array([0.5]), None)[0][0]
 

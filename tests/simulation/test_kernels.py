@@ -97,12 +97,13 @@ def test_detect_row_decides_as_the_numpy_detector(detector, mode):
     n_valid = valid_lengths(rng, rows, mode)
     steps = rng.choice([0.0, 0.3, 1.0], rows.shape[0])
     batch, _ = detector.evaluate(rows, mode.history_length(rows, n_valid), steps, None)
+    states = detector.kernel_state(None, rows.shape[0])
     got = [
-        detect_row(kernel.params, kernel.coef, row, int(nv), step)
-        for row, nv, step in zip(rows, n_valid, steps, strict=True)
+        detect_row(kernel.params, kernel.coef, state, row, int(nv), step)
+        for state, row, nv, step in zip(states, rows, n_valid, steps, strict=True)
     ]
     np.testing.assert_array_equal(got, batch)
-    np.testing.assert_array_equal(detect_rows(kernel.params, kernel.coef, rows, n_valid, steps), batch)
+    np.testing.assert_array_equal(detect_rows(kernel.params, kernel.coef, states, rows, n_valid, steps), batch)
     assert 0 < batch.sum() < batch.size  # the cases reach both answers
 
 
@@ -114,10 +115,10 @@ def test_trimmed_row_length_is_the_modes_trimmed_length():
     np.testing.assert_array_equal(NEAT.history_length(rows, np.full(200, WINDOW)), np.full(200, WINDOW))
 
 
-def test_detector_kernels_are_only_the_stateless_builtins_exactly():
-    """OTF and MHOD keep state; a subclass that overrides evaluate loses its kernel (it no longer
-    mirrors the kernel's arithmetic): all stay on the NumPy path. A subclass that overrides nothing
-    keeps it."""
+def test_detector_kernels_are_only_the_builtins_exactly():
+    """MHOD with more than two states solves its L functions with LAPACK; a subclass that overrides
+    evaluate loses its kernel (it no longer mirrors the kernel's arithmetic): all stay on the NumPy
+    path. A subclass that overrides nothing keeps it."""
 
     @dataclass(frozen=True, kw_only=True)
     class Custom(ThresholdOverload):
@@ -128,7 +129,8 @@ def test_detector_kernels_are_only_the_stateless_builtins_exactly():
     class Renamed(ThresholdOverload):
         pass
 
-    for detector in (OtfDetector(), MhodDetector(), Custom(threshold=0.8), LocalRegressionDetector(length=129)):
+    assert OtfDetector().kernel() is not None and MhodDetector().kernel() is not None
+    for detector in (MhodDetector(state_config=(0.5, 0.8)), Custom(threshold=0.8), LocalRegressionDetector(length=129)):
         assert detector.kernel() is None
     same = Renamed(threshold=0.8).kernel()
     assert same is not None
@@ -413,11 +415,11 @@ def test_a_run_with_custom_placer_options_is_identical_on_both_paths(small, monk
     assert kernel_summary == numpy_summary
 
 
-def test_other_placers_and_stateful_detectors_keep_the_numpy_path(monkeypatch):
+def test_other_placers_keep_the_numpy_path(monkeypatch):
     monkeypatch.setattr(compiled_module, "COMPILED", True)
     assert compiled_round(named_policy("lr-mmt-1.2", NEAT))
-    assert not compiled_round(named_policy("otf-mmt-0.1", NEAT))
-    assert not compiled_round(named_policy("mhod-mmt-0.1", NEAT))
+    assert compiled_round(named_policy("otf-mmt-0.1", NEAT))
+    assert compiled_round(named_policy("mhod-mmt-0.1", NEAT))
     bfd = dataclasses.replace(named_policy("lr-mmt-1.2", NEAT), placer=BestFitDecreasing())
     assert not compiled_round(bfd)
     assert not compiled_round(build_policy(custom_spec(Component("lr"), Component("mmt"), Component("bfd")), NEAT))
