@@ -315,6 +315,7 @@ class GlobalManager:
             wait_s=wait,
             poll_s=self.reconcile_poll_s,
             now=self._clock,
+            guard=self._reconcile_guard,
         )
         done = reconciler.run(plan_ids)
         if self.metrics is not None:
@@ -576,6 +577,10 @@ class GlobalManager:
             return "the lease could not be taken"
         until = current.expires_at.isoformat(timespec="seconds")
         return f"{current.holder} holds the global-manager lease (term {current.term}, until {until})"
+
+    def _reconcile_guard(self) -> str | None:
+        lease = self.keeper.lease
+        return "the lease is not held" if lease is None else self._guard(lease.term)
 
     def _guard(self, term: int) -> str | None:
         if self._stopping.is_set():

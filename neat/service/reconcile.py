@@ -98,6 +98,7 @@ class Reconciler:
         poll_s: float = 2.0,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         sleep: Callable[[float], None] = time.sleep,
+        guard: Callable[[], str | None] | None = None,
     ) -> None:
         self.store = store
         self.cloud = cloud
@@ -106,6 +107,7 @@ class Reconciler:
         self.poll_s = poll_s
         self.now = now
         self.sleep = sleep
+        self.guard = guard
 
     def run(self, plan_ids: Sequence[int] | None = None) -> Reconciliation:
         """Settle the open actions of every executed plan (or of ``plan_ids``)."""
@@ -214,6 +216,9 @@ class Reconciler:
         left = self.cloud.servers(action.host)
         if left:
             return self._finish(action, "cancelled", f"Nova still shows {len(left)} server(s) on it")
+        stop = self.guard() if self.guard is not None else None
+        if stop is not None:  # acting needs the lease, as the executor's actions do
+            return self._finish(action, "cancelled", stop)
         try:
             self.store.start_action(action.id, at=self.now())
         except StoreError as exc:
