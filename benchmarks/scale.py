@@ -77,4 +77,8 @@ if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--one":
         print(json.dumps(run_one(int(sys.argv[2]))))
         sys.exit(0)
-    sys.exit(main([int(a) for a in sys.argv[1:]] or [2000, 5000, 20000]))
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("hosts", type=int, nargs="*", default=[2000, 5000, 20000], help="data center sizes")
+    sys.exit(main(parser.parse_args().hosts))
