@@ -186,6 +186,11 @@ class UnderloadDetector(Plugin, ABC):
         u, n = check_history(utilization, n_valid, owner=type(self).__name__)
         return self.evaluate(u, n)
 
+    def rehoming(self) -> float | None:
+        """Watts a host's power must fall by for the round to move all its VMs onto one switched-off
+        host that carries them more efficiently (:mod:`neat.decision.rehome`); None: never."""
+        return None
+
     @abstractmethod
     def evaluate(self, utilization: FloatArray, n_valid: IntArray) -> BoolArray:
         """The kernel behind :meth:`detect`."""

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from algorithms._validation import Interval
+from algorithms._validation import Interval, Nullable
 from algorithms._windows import last_value, newest, row_mean
 from algorithms.base import BoolArray, FloatArray, IntArray, UnderloadDetector
 
@@ -36,6 +36,10 @@ class SurplusUnderload(UnderloadDetector):
         Only hosts at or below it are underloaded.
     mean_steps : int >= 1
         Newest values averaged per host (1: the newest alone).
+    rehome_saving_w : float >= 0 or None
+        Also replace a host by one switched-off host that carries its VMs more efficiently and at
+        least this many watts cheaper (where RAM binds: a host of a type with less power per GB);
+        None: never. See :mod:`neat.decision.rehome`.
 
     Notes
     -----
@@ -50,6 +54,7 @@ class SurplusUnderload(UnderloadDetector):
         "slack_hosts": Interval("int", 0, 1_000_000),
         "threshold": Interval("float", 0.0, 1.0),
         "mean_steps": Interval("int", 1, 1000),
+        "rehome_saving_w": Nullable(Interval("float", 0.0, float("inf"))),
     }
 
     ROWWISE = False
@@ -58,6 +63,12 @@ class SurplusUnderload(UnderloadDetector):
     slack_hosts: int = 1
     threshold: float = 0.7
     mean_steps: int = 3
+    rehome_saving_w: float | None = 3.0
+
+    def rehoming(self) -> float | None:
+        """``rehome_saving_w``: a host whose VMs one switched-off host carries more efficiently, at
+        least this many watts cheaper, is replaced by it (:mod:`neat.decision.rehome`)."""
+        return self.rehome_saving_w
 
     def evaluate(self, utilization: FloatArray, n_valid: IntArray) -> BoolArray:
         last, has = last_value(utilization, n_valid)

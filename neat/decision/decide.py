@@ -28,6 +28,7 @@ from neat.decision.inputs import OVERLOAD_RELIEF, Decision, DecisionInputs, Phas
 from neat.decision.kernels.compiled import compiled_round
 from neat.decision.kernels.placement_kernel import evacuate, place_selected
 from neat.decision.policy import Policy
+from neat.decision.rehome import rehome
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.intp]
@@ -67,6 +68,9 @@ def decide(
         _place_compiled(rnd, selected)
     else:
         _place_numpy(rnd, selected)
+    saving_w = policy.underload.rehoming()
+    if saving_w is not None:
+        rehome(rnd, saving_w)
     t3 = time.perf_counter()
     if phases is not None:
         phases.detection_s += t1 - t0

@@ -129,7 +129,9 @@ class Policy:
 #: overloaded host sheds the VM whose migration is shortest among those that relieve it alone;
 #: VMs go where the power rises least, and the host woken is the cheapest per dominant share
 #: (CPU or RAM) of its full power; hosts beyond what the load needs at 86 % (plus one spare,
-#: averaged over three intervals) are emptied, least utilized first. Chosen on the three built-in
+#: averaged over three intervals) are emptied, least utilized first, and a host that one
+#: switched-off host would carry more efficiently and at least 3 W cheaper is replaced by it
+#: (where RAM binds, hosts with less power per GB). Chosen on the three built-in
 #: PlanetLab days on standard-cpu (``python benchmarks/quality.py``), the same parameters for every
 #: day and scenario.
 RECOMMENDED = PolicySpec(
@@ -140,7 +142,10 @@ RECOMMENDED = PolicySpec(
     ),
     selection=Component("mm", {"rank": "shortest_relief"}),
     placement=Component("pabfd", {"empty_host_cost": "efficiency", "cpu_threshold": 1.0, "all_or_nothing": False}),
-    underload=Component("surplus", {"target_utilization": 0.86, "slack_hosts": 1, "threshold": 0.7, "mean_steps": 3}),
+    underload=Component(
+        "surplus",
+        {"target_utilization": 0.86, "slack_hosts": 1, "threshold": 0.7, "mean_steps": 3, "rehome_saving_w": 3.0},
+    ),
 )
 
 
