@@ -23,7 +23,7 @@ from neat.db.store import Store
 from neat.decision import NEAT, Limits, decide, parse_policy
 from neat.decision.policy import named_policy
 from neat.openstack.records import ComputeHost, Server, ServerGroup
-from neat.scenario import HostType, Scenario, VmType
+from neat.scenario import FREE_COSTS, HostType, Scenario, VmType
 from neat.service.global_manager import GlobalManager
 from neat.simulation import engine
 from neat.simulation.engine import Simulation
@@ -38,6 +38,7 @@ def scenario() -> Scenario:
         host_types=(HostType("h", N_HOSTS, 2, 1000.0, 8192.0, linear_power_table(100.0, 200.0), 1000.0),),
         vm_types=tuple(VmType(f"v{i}", 1000.0, 512.0 + 64.0 * i) for i in range(N_VMS)),
         vm_assignment="round_robin",
+        costs=FREE_COSTS,  # the service estimates a migration as one copy of the RAM, as these costs do
     )
 
 
@@ -123,7 +124,7 @@ def service_round(sim_inputs: Any, names: tuple[str, ...], db: Any) -> tuple[Any
     )
     manager = GlobalManager(config, store, nova, compute=None)  # type: ignore[arg-type]
     now = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
-    manager._sync_inventory(nova.hosts(), nova.servers(), None)
+    manager._sync_inventory(nova.hosts(), nova.servers(), None, now)
     n_valid = int(sim_inputs.vm_n_valid[0])
     for k in range(n_valid):
         at = now - timedelta(seconds=300 * (n_valid - 1 - k))
