@@ -1,7 +1,7 @@
 """Consolidation quality on the built-in days: energy, bound, gap, SLA and migrations per policy.
 
 Run: ``python benchmarks/quality.py [--scenario NAME ...] [--costs real|free ...] [--policy P ...]
-[--day DAY ...] [--jobs N] [--per-day]``.
+[--day DAY ...] [--jobs N] [--per-day] [--sweep]``.
 
 Defaults: the policies ``recommended``, ``lr-mmt-1.2``, ``thr-mmt-0.8``, ``mad-mmt-2.5`` and
 ``dvfs`` on the scenarios ``standard-cpu`` and ``standard``, free costs (CloudSim's, so the figures
@@ -11,7 +11,10 @@ are ``NAME[:key=value,...]`` as the simulate options take them.
 
 Prints one Markdown table of medians over the days per (scenario, costs, policy): energy, the
 energy lower bound, the gap to it (with its min to max over the days), the binding resource, SLATAH,
-PDM, SLAV, migrations and host wakes; ``--per-day`` adds a table of every run.
+PDM, SLAV, migrations and host wakes; ``--per-day`` adds a table of every run. ``--sweep`` adds the
+``recommended`` policy's two main knobs swept (the hysteresis's placement threshold and the surplus
+hosts' target utilization) as more policies, and marks the trade-off front: the runs no other run
+beats in gap, SLAV and migrations at once.
 """
 
 from __future__ import annotations
@@ -85,6 +88,44 @@ def simulate(job: tuple[str, str, str, str]) -> Run:
     )
 
 
+def recommended_variant(placement_threshold: float, target_utilization: float) -> str:
+    """The ``recommended`` policy's spec with two of its parameters replaced, as an ``A|B|C|D`` spec."""
+    from neat.decision.policy import RECOMMENDED
+
+    def part(component: Any, **changes: float) -> str:
+        params = {**component.params, **changes}
+        values = ",".join(f"{key}={value_text(value)}" for key, value in params.items() if value is not None)
+        return f"{component.name}:{values}" if values else component.name
+
+    return "|".join(
+        (
+            part(RECOMMENDED.overload, placement_threshold=placement_threshold),
+            part(RECOMMENDED.selection),
+            part(RECOMMENDED.placement),
+            part(RECOMMENDED.underload, target_utilization=target_utilization),
+        )
+    )
+
+
+def value_text(value: Any) -> str:
+    """A parameter value as TOML."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f'"{value}"'
+    return repr(value)
+
+
+def front(rows: list[tuple[str, float, float, float]]) -> set[str]:
+    """Names of the rows (name, gap, SLAV, migrations) that no other row beats on all three."""
+    best = set()
+    for name, *values in rows:
+        beaten = any(all(o <= v for o, v in zip(other, values, strict=True)) and other != values for _, *other in rows)
+        if not beaten:
+            best.add(name)
+    return best
+
+
 def cell(text: str) -> str:
     """``text`` for a Markdown table cell (a custom spec's ``|`` escaped)."""
     return text.replace("|", "\\|")
@@ -98,7 +139,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--day", nargs="+", default=list(DAYS))
     parser.add_argument("--jobs", type=int, default=2, help="simulations run at once (processes)")
     parser.add_argument("--per-day", action="store_true", help="also print every run")
+    parser.add_argument("--sweep", action="store_true", help="also sweep the recommended policy's main knobs")
     args = parser.parse_args(argv)
+    labels: dict[str, str] = {}
+    if args.sweep:
+        for p in (0.88, 0.92, 0.95):
+            for t in (0.82, 0.86, 0.9):
+                if (p, t) != (0.92, 0.86):
+                    spec = recommended_variant(p, t)
+                    labels[spec] = f"recommended, placement_threshold {p}, target_utilization {t}"
+                    args.policy.append(spec)
     for policy in args.policy:
         try:
             build(policy)
@@ -117,16 +167,25 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for scenario in args.scenario:
         for costs in args.costs:
+            medians: dict[str, dict[str, float]] = {}
             for policy in args.policy:
                 group = [r for r in runs if (r.scenario, r.costs, r.policy) == (scenario, costs, policy)]
+                fields = ("energy_kwh", "bound_kwh", "gap", "ram_binds", "slatah", "pdm", "slav", "migrations", "wakes")
+                medians[policy] = {f: statistics.median(getattr(r, f) for r in group) for f in fields}
+            consolidating = [(p, m["gap"], m["slav"], m["migrations"]) for p, m in medians.items() if p != "dvfs"]
+            on_front = front(consolidating) if args.sweep else set()
+            for policy, m in medians.items():
+                group = [r for r in runs if (r.scenario, r.costs, r.policy) == (scenario, costs, policy)]
 
-                def med(field: str, group: list[Run] = group) -> float:
-                    return statistics.median(getattr(r, field) for r in group)
+                def med(field: str, m: dict[str, float] = m) -> float:
+                    return m[field]
 
                 gaps = [r.gap for r in group]
                 binds = "RAM" if med("ram_binds") > 0.5 else "CPU"
+                mark = " (front)" if policy in on_front else ""
                 print(
-                    f"| {scenario} | {costs} | {cell(policy)} | {med('energy_kwh'):.1f} | {med('bound_kwh'):.1f} "
+                    f"| {scenario} | {costs} | {cell(labels.get(policy, policy))}{mark} "
+                    f"| {med('energy_kwh'):.1f} | {med('bound_kwh'):.1f} "
                     f"| {med('gap'):+.1%} ({min(gaps):+.1%} to {max(gaps):+.1%}) | {binds} | {med('slatah'):.4f} "
                     f"| {med('pdm'):.5f} | {med('slav'):.2e} | {med('migrations'):.0f} | {med('wakes'):.0f} |"
                 )
@@ -135,7 +194,8 @@ def main(argv: list[str] | None = None) -> int:
         print("|---|---|---|---|---|---|---|---|---|---|")
         for r in runs:
             print(
-                f"| {r.scenario} | {r.costs} | {cell(r.policy)} | {r.day} | {r.energy_kwh:.1f} | {r.gap:+.1%} "
+                f"| {r.scenario} | {r.costs} | {cell(labels.get(r.policy, r.policy))} | {r.day} "
+                f"| {r.energy_kwh:.1f} | {r.gap:+.1%} "
                 f"| {r.slav:.2e} | {r.migrations} | {r.wakes} | {r.wall_s:.1f} |"
             )
     return 0
