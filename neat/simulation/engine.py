@@ -401,6 +401,9 @@ class _Run:
         slatah, slatah_per_host = accounting.slatah()
         pdm, pdm_per_vm = accounting.pdm()
         series = dict(self.series)
+        if full_power:  # the series say what was accounted: every host on, at full power
+            series["active_hosts"] = np.full_like(series["active_hosts"], sim.n_hosts)
+            series["power_w"] = np.full_like(series["power_w"], float(sim.hosts.power_w[:, -1].sum()))
         for key in (
             "active_hosts",
             "overloaded_hosts",

@@ -38,6 +38,9 @@ def test_npa_draws_full_power_on_every_host_for_the_whole_run(small):
     result = run(small, "npa")
     assert result.energy_kwh == pytest.approx(5040.0 * (59 * 300 + 0.1) / 3.6e6)
     assert result.migrations == 0
+    # its series say the same: every host on, at full power, every round
+    assert (result.series["active_hosts"] == 40).all()
+    assert result.series["power_w"] == pytest.approx(np.full(result.series["power_w"].shape, 5040.0))
 
 
 def test_dvfs_never_migrates_and_costs_less_than_npa(small):
