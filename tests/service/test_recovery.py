@@ -27,6 +27,14 @@ from tests.service.fakes import FakeNova
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 
+@pytest.fixture(autouse=True)
+def now():
+    """NOW is each test's start: samples and cycles pinned to it are recent whenever the test runs."""
+    global NOW  # noqa: PLW0603 - the tests read it as a constant
+    NOW = datetime.now(UTC).replace(microsecond=0)
+    return NOW
+
+
 @pytest.fixture
 def store(tmp_path):
     url = f"sqlite:///{tmp_path / 'neat.db'}"
@@ -44,7 +52,8 @@ def manager(store, nova, holder="gm-1", **changes) -> GlobalManager:
     return GlobalManager(config(**changes), store, nova, nova, holder=holder)
 
 
-def low_load(store, nova, at=NOW, steps=5, value=0.1):
+def low_load(store, nova, at=None, steps=5, value=0.1):
+    at = at or NOW
     for k in range(steps):
         store.record_samples(at - timedelta(minutes=5 * (steps - k)), vms=dict.fromkeys(nova.placement, value))
 
@@ -53,7 +62,8 @@ def six():
     return {"vm1": "c1", "vm2": "c1", "vm3": "c2", "vm4": "c2", "vm5": "c3", "vm6": "c3"}
 
 
-def consolidating(store, nova, gm, at=NOW):
+def consolidating(store, nova, gm, at=None):
+    at = at or NOW
     gm.cycle(dry_run=True, now=at)  # syncs the inventory
     low_load(store, nova, at)
 
