@@ -21,11 +21,12 @@ host (kept whole or dropped whole by the planner, as an evacuation).
 
 from __future__ import annotations
 
+import weakref
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from algorithms.base import FloatArray, IntArray
+from algorithms.base import HostTable, IntArray
 from algorithms.power import power_w
 from neat.decision.histories import take_state
 
@@ -35,10 +36,23 @@ if TYPE_CHECKING:
 __all__ = ["rehome"]
 
 
-def _classes(hosts_rows: FloatArray) -> tuple[IntArray, IntArray]:
-    """Group identical hosts: (first index of each class, class of each row); rows (n, k)."""
-    _, first, inverse = np.unique(hosts_rows, axis=0, return_index=True, return_inverse=True)
-    return first.astype(np.intp), inverse.reshape(-1).astype(np.intp)
+#: Each host table's classes of identical hosts, by the table's id (with a weak reference to check it).
+_CLASSES: dict[int, tuple[weakref.ref[HostTable], IntArray]] = {}
+
+
+def host_classes(hosts: HostTable) -> IntArray:
+    """The class of every host, shape (n_hosts,): hosts of one class have the same CPU, core, RAM
+    and power table (computed once per table)."""
+    hit = _CLASSES.get(id(hosts))
+    if hit is not None and hit[0]() is hosts:
+        return hit[1]
+    rows = np.column_stack([hosts.cpu_mips, hosts.pe_mips, hosts.ram_mb, hosts.power_w])
+    _, inverse = np.unique(rows, axis=0, return_inverse=True)
+    classes: IntArray = inverse.reshape(-1).astype(np.intp)
+    for key in [k for k, (ref, _) in _CLASSES.items() if ref() is None]:
+        del _CLASSES[key]
+    _CLASSES[id(hosts)] = (weakref.ref(hosts), classes)
+    return classes
 
 
 def rehome(rnd: _Round, saving_w: float) -> None:
@@ -67,10 +81,9 @@ def rehome(rnd: _Round, saving_w: float) -> None:
         return
     # one representative (the lowest index still free) per class of identical switched-off hosts
     idle_index = np.flatnonzero(idle)
-    rows = np.column_stack([hosts.cpu_mips, hosts.pe_mips, hosts.ram_mb, hosts.power_w])[idle_index]
-    first, klass = _classes(rows)
-    n_classes = first.shape[0]
-    cls_host = idle_index[first]  # (n_classes,) a host of each class
+    present, first, klass = np.unique(host_classes(hosts)[idle_index], return_index=True, return_inverse=True)
+    n_classes = present.shape[0]
+    cls_host = idle_index[first]  # (n_classes,) the lowest free host of each class
     full_w = hosts.power_w[:, -1]
 
     # (k, c) tables: candidate k moved onto class c
