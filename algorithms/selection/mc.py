@@ -18,8 +18,10 @@ from typing import Literal
 
 import numpy as np
 
+from algorithms._jit import COMPILED
 from algorithms._validation import Options
 from algorithms.base import BoolArray, FloatArray, IntArray, VmSelector, VmTable
+from algorithms.selection._mc_kernel import shortcut
 from algorithms.selection.mmt import MinimumMigrationTime
 
 __all__ = ["MaximumCorrelation", "R2_TIE_TOLERANCE", "most_correlated", "r_squared"]
@@ -31,15 +33,11 @@ R2_TIE_TOLERANCE = 1e-9
 #: Upper bound on the float64 elements of one stacked regression batch (about 32 MB).
 _BATCH_ELEMENTS = 4_000_000
 
-EPS = float(np.finfo(np.float64).eps)
-#: The largest condition number of a host's design ``[1, X]`` for which :func:`most_correlated`
-#: takes the regressions as regular without their SVDs: nine orders of magnitude below the reciprocal
-#: of the SVD's rank tolerance (``max(L, m) eps``).
-_CERTAIN_CONDITION = 1e5
 #: How many times the estimated rounding error of both computations an R^2 must clear the tie line
-#: by for :func:`most_correlated` to trust its shortcut. On the PlanetLab days the estimate is at
-#: least 1.4 times the largest difference seen between the two computations, so this leaves a
-#: margin of 40 or more; 3 to 4 % of the hosts go to the SVDs.
+#: by for the compiled shortcut (:mod:`algorithms.selection._mc_kernel`) to decide a host. Hosts
+#: built so that two R^2 differ by the tie tolerance to within a millionth of it are decided as by
+#: the SVDs down to 0.03 (tests/algorithms/test_mc_shortcut.py): a margin of about 1000. On the
+#: PlanetLab days 2 to 4 % of the hosts go to the SVDs.
 _ERROR_SCALE = 30.0
 
 
@@ -90,18 +88,7 @@ def _winners(r2: FloatArray) -> IntArray:
 def most_correlated(histories: FloatArray, length: IntArray) -> tuple[IntArray, BoolArray]:
     """The VM MC picks on each host of a stack, and whether the host's regressions are regular.
 
-    The choice is :func:`r_squared`'s (the SVD of every regression), found for most hosts from one
-    symmetric eigenvalue problem and one inverse of the host's correlation matrix instead of ``m``
-    SVDs: R^2 of column ``j`` is ``1 - 1 / (C^-1)_jj``. That shortcut is taken only where it cannot
-    change the answer, and :func:`r_squared` decides the other hosts:
-
-    - regular: the design ``[1, X]`` with every column has a condition number below
-      :data:`_CERTAIN_CONDITION` (from the eigenvalues of its Gram matrix), so each regression's
-      design, a subset of its columns, is far above the SVD's rank tolerance (eigenvalues of a
-      principal submatrix interlace);
-    - the winner: every R^2 lies farther from the tie line (the best less the tolerance) than
-      twice :data:`_ERROR_SCALE` times an estimate of both computations' rounding error, so the
-      SVD's values fall on the same side of it.
+    :func:`_decide` on a stack of hosts with ``m`` VMs each.
 
     Parameters
     ----------
@@ -119,46 +106,50 @@ def most_correlated(histories: FloatArray, length: IntArray) -> tuple[IntArray, 
         As :func:`r_squared`'s: False where MC falls back.
     """
     n_hosts, m, window = histories.shape
+    count = np.full(n_hosts, m, dtype=np.intp)
+    return _decide(
+        histories.reshape(n_hosts * m, window), np.arange(n_hosts * m), m * np.arange(n_hosts), count, length
+    )
+
+
+def _decide(
+    history: FloatArray, members: IntArray, start: IntArray, count: IntArray, length: IntArray
+) -> tuple[IntArray, BoolArray]:
+    """MC's pick and regularity for hosts whose VMs are ``members[start[h] : start[h] + count[h]]``.
+
+    The choice is :func:`r_squared`'s (the SVD of every regression). Where numba compiles it, one
+    Cholesky factorization per host (:func:`algorithms.selection._mc_kernel.shortcut`) decides
+    every host for which it is certain of that choice; the SVDs decide the others, batched by
+    (number of VMs, common length).
+
+    Returns (position (n_hosts,) among the host's VMs, regular (n_hosts,)).
+    """
+    n_hosts, window = start.shape[0], history.shape[1]
     position = np.zeros(n_hosts, dtype=np.intp)
     regular = np.zeros(n_hosts, dtype=np.bool_)
-    if n_hosts == 0:
+    certain = np.zeros(n_hosts, dtype=np.bool_)
+    if COMPILED and n_hosts:
+        position, certain = shortcut(
+            np.ascontiguousarray(history, dtype=np.float64),
+            np.ascontiguousarray(members, dtype=np.intp),
+            np.ascontiguousarray(start, dtype=np.intp),
+            np.ascontiguousarray(count, dtype=np.intp),
+            np.ascontiguousarray(length, dtype=np.intp),
+            R2_TIE_TOLERANCE,
+            _ERROR_SCALE,
+        )
+        regular[certain] = True
+    rest = ~certain
+    if not rest.any():
         return position, regular
-    valid = np.arange(window)[None, :] >= (window - length)[:, None]  # (n, window)
-    data = np.where(valid[:, None, :], histories, 0.0)  # (n, m, window), zeros before the common part
-    sums = data.sum(axis=2)  # (n, m)
-    raw = np.matmul(data, np.swapaxes(data, 1, 2))  # X^T X, (n, m, m)
-    gram = np.empty((n_hosts, m + 1, m + 1))  # [1, X]^T [1, X]
-    gram[:, 0, 0] = length
-    gram[:, 0, 1:] = gram[:, 1:, 0] = sums
-    gram[:, 1:, 1:] = raw
-    eigen = np.linalg.eigvalsh(gram)
-    certain = eigen[:, 0] > eigen[:, -1] / _CERTAIN_CONDITION**2
-    centred = raw - sums[:, :, None] * sums[:, None, :] / length[:, None, None]
-    ss_tot = np.diagonal(centred, axis1=1, axis2=2)
-    certain &= (ss_tot > 0).all(axis=1)
-    if certain.any():
-        rows = np.flatnonzero(certain)
-        scale = 1.0 / np.sqrt(ss_tot[rows])
-        correlation = centred[rows] * scale[:, :, None] * scale[:, None, :]
-        inverse_diagonal = np.diagonal(np.linalg.inv(correlation), axis1=1, axis2=2)
-        r2 = 1.0 - 1.0 / inverse_diagonal
-        # rounding error of either computation (the SVD's least squares residual moves by about
-        # eps (1 + 2 cond) |y| |r|; the inverse's diagonal by about eps m cond(C)), the largest of the host's
-        condition = np.sqrt(eigen[rows, -1] / eigen[rows, 0])
-        spread = np.sqrt(np.diagonal(raw[rows], axis1=1, axis2=2) / ss_tot[rows])
-        unexplained = np.maximum(1.0 - r2, 0.0)
-        inverse_norm = inverse_diagonal.sum(axis=1, keepdims=True)
-        error = (1 + 2 * condition[:, None]) * spread * np.sqrt(unexplained) + m * m * inverse_norm * unexplained
-        error = _ERROR_SCALE * EPS * error.max(axis=1, keepdims=True)
-        tie_line = r2.max(axis=1, keepdims=True) - R2_TIE_TOLERANCE
-        clear = (np.abs(r2 - tie_line) > 2 * error).all(axis=1) & np.isfinite(r2).all(axis=1)
-        position[rows] = _winners(r2)
-        regular[rows] = True
-        certain[rows] = clear
-    for common in np.unique(length[~certain]):
-        rows = np.flatnonzero(~certain & (length == common))
-        r2, regular[rows] = r_squared(np.moveaxis(histories[rows][:, :, window - common :], 1, 2))
-        position[rows] = _winners(r2)
+    for m, common in np.unique(np.stack([count[rest], length[rest]]), axis=1).T:
+        batch = np.flatnonzero(rest & (count == m) & (length == common))
+        per_chunk = max(1, _BATCH_ELEMENTS // int(m * m * common))
+        for lo in range(0, batch.size, per_chunk):
+            chunk = batch[lo : lo + per_chunk]
+            vms = members[start[chunk][:, None] + np.arange(m)]  # (n_chunk, m)
+            r2, regular[chunk] = r_squared(np.moveaxis(history[vms][:, :, window - common :], 1, 2))
+            position[chunk] = _winners(r2)
     return position, regular
 
 
@@ -175,9 +166,10 @@ class MaximumCorrelation(VmSelector):
     one residual degree of freedom; CloudSim accepts ``L = m``, where every fit is exact and R^2
     is 1), or when any of its ``m`` regressions is singular (CloudSim's singular-matrix fallback).
 
-    Hosts are batched by their number of VMs, and each batch is decided by stacked eigenvalue
-    problems and inverses (:func:`most_correlated`), with stacked SVDs for the few hosts where only
-    those decide for sure: there is no loop over hosts.
+    With numba, one compiled pass factorizes every host's Gram matrix and decides the hosts where
+    that is certain to pick as the SVDs do (:func:`_decide`); the SVDs decide the few others, and
+    every host without numba, batched by (number of VMs, common length): there is no Python loop
+    over hosts.
 
     Parameters
     ----------
@@ -230,13 +222,8 @@ class MaximumCorrelation(VmSelector):
         usable = (count >= 2) & (common >= count + 1)
         start = np.concatenate([[0], np.cumsum(count)[:-1]])
 
-        for m in np.unique(count[usable]):
-            batch = np.flatnonzero(usable & (count == m))
-            per_chunk = max(1, _BATCH_ELEMENTS // int(m * m * window))
-            for lo in range(0, batch.size, per_chunk):
-                chunk = batch[lo : lo + per_chunk]
-                members = vm[start[chunk][:, None] + np.arange(m)]  # (n_chunk, m), ascending
-                position, regular = most_correlated(history[members], common[chunk])
-                winner = members[np.arange(chunk.size), position]
-                result[chunk] = np.where(regular, winner, result[chunk])
+        hosts_mc = np.flatnonzero(usable)
+        position, regular = _decide(history, vm, start[hosts_mc], count[hosts_mc], common[hosts_mc])
+        chosen = hosts_mc[regular]
+        result[chosen] = vm[start[chosen] + position[regular]]
         return result

@@ -97,3 +97,41 @@ def test_most_hosts_take_the_shortcut(monkeypatch: pytest.MonkeyPatch) -> None:
     handed = counting_svds(monkeypatch)
     most_correlated(histories, np.full(200, WINDOW))
     assert sum(handed) < 20
+
+
+def tie_line_stack(seed: int, m: int, n: int) -> np.ndarray:
+    """``n`` hosts of ``m`` VMs (WINDOW values each) whose VMs 0 and 1 have R^2 that differ by the
+    tie tolerance to within a millionth of it: VM 1 is VM 0 reversed in time plus ``eps`` times a
+    fixed direction, the others read the same backwards (so at ``eps = 0`` the two R^2 are equal),
+    and ``eps`` is found by bisection on the SVDs' R^2."""
+    rng = np.random.default_rng(seed)
+    first, direction = rng.random(WINDOW), rng.standard_normal(WINDOW)
+    half = rng.random((m - 2, WINDOW // 2))
+    others = np.concatenate([half, half[:, ::-1]], axis=1)
+
+    def host(eps: float) -> np.ndarray:
+        return np.vstack([first, first[::-1] + eps * direction, others])
+
+    def gap(eps: float) -> float:
+        r2 = r_squared(host(eps).T[None])[0][0]
+        return float(r2.max() - min(r2[0], r2[1]))
+
+    low, high = 0.0, 1e-3
+    while gap(high) < R2_TIE_TOLERANCE:
+        high *= 2
+    for _ in range(100):
+        middle = (low + high) / 2
+        low, high = (middle, high) if gap(middle) < R2_TIE_TOLERANCE else (low, middle)
+    return np.stack([host(low * (1 + k)) for k in np.linspace(-1e-6, 1e-6, n)])
+
+
+@pytest.mark.parametrize("m", [3, 5, 8])
+def test_hosts_on_the_tie_line_are_decided_as_by_the_svds(m: int) -> None:
+    """The shortcut's margin is what keeps these right: with a thousandth of it, some are not."""
+    for seed in range(8):
+        histories = tie_line_stack(seed, m, 21)
+        length = np.full(histories.shape[0], WINDOW)
+        position, regular = most_correlated(histories, length)
+        expected_position, expected_regular = svd_decision(histories, length)
+        np.testing.assert_array_equal(regular, expected_regular)
+        np.testing.assert_array_equal(position, expected_position)
