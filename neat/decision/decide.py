@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from algorithms.base import PlacementRequest, VmTable
+from algorithms.base import DetectorKernel, PlacementRequest, VmTable
 from algorithms.overload.kernel import detect_rows
 from algorithms.placement import _pabfd_arrays as round_arrays
 from neat.decision.guard import DetectorGuard
@@ -119,6 +119,7 @@ class _Round:
     moves_to: list[IntArray] = dataclasses.field(default_factory=list)
     moves_group: list[IntArray] = dataclasses.field(default_factory=list)
     unplaced: list[IntArray] = dataclasses.field(default_factory=list)
+    relief_rows: FloatArray | None = None  # the relief detector's state rows (compiled round)
 
     @classmethod
     def start(cls, inputs: DecisionInputs, policy: Policy, state: Any, rng: np.random.Generator | None) -> _Round:
@@ -231,6 +232,21 @@ class _Round:
         queue = np.flatnonzero(first)[np.argsort(snapshot[first], kind="stable")]
         return queue, excluded_source, excluded_target
 
+    def still_overloaded(self, hosts: IntArray, rows: FloatArray, n_valid: IntArray) -> BoolArray:
+        """Whether each of ``hosts`` (k,), with histories ``rows`` (k, window) of valid lengths
+        ``n_valid``, is overloaded by the policy's relief detector, from the detector's state of this
+        round (never advanced): its kernel on the state's rows, packed once a round, where the round
+        is compiled, else its NumPy method."""
+        policy = self.policy
+        length, steps = policy.mode.history_length(rows, n_valid), self.host_steps[hosts]
+        if compiled_round(policy):
+            assert policy.kernels is not None
+            if self.relief_rows is None:
+                self.relief_rows = policy.relief.kernel_state(self.detector_state, self.inputs.n_hosts)
+            return _detect(policy.kernels[3], self.relief_rows[hosts], rows, length, steps)
+        still: BoolArray = policy.relief.evaluate(rows, length, steps, take_state(self.detector_state, hosts))[0]
+        return still
+
     def decision(self) -> Decision:
         empty = np.zeros(0, dtype=np.intp)
 
@@ -252,30 +268,30 @@ class _Round:
         )
 
 
-def _judge(
-    policy: Policy, rows: FloatArray, n_valid: IntArray, steps: FloatArray, state: Any, *, relief: bool = False
-) -> tuple[BoolArray, Any]:
-    """The overload detector (``relief``: the policy's relief detector) on host histories ``rows``
-    (n, window) with the detector's state of those hosts: its compiled row kernel where the round is
-    compiled (it decides as :meth:`~algorithms.base.OverloadDetector.evaluate` does, from the state
-    packed by :meth:`~algorithms.base.OverloadDetector.kernel_state`), else its NumPy method.
-    Returns (overloaded (n,), next state); a stateful detector's own judgement of the round takes
-    the NumPy method, the one that advances the state."""
-    detector = policy.relief if relief else policy.detector
-    if compiled_round(policy) and (relief or state is None):
+def _judge(policy: Policy, rows: FloatArray, n_valid: IntArray, steps: FloatArray, state: Any) -> tuple[BoolArray, Any]:
+    """The overload detector on every host's history ``rows`` (n, window): its compiled row kernel
+    where the round is compiled and the detector keeps no state (it decides as
+    :meth:`~algorithms.base.OverloadDetector.evaluate` does), else its NumPy method, which also
+    advances a stateful detector's state. Returns (overloaded (n,), next state)."""
+    if compiled_round(policy) and state is None:
         assert policy.kernels is not None
-        _, detector_kernel, _, relief_kernel = policy.kernels
-        kernel = relief_kernel if relief else detector_kernel
-        overloaded: BoolArray = detect_rows(
-            kernel.params,
-            kernel.coef,
-            detector.kernel_state(state, rows.shape[0]),
-            np.ascontiguousarray(rows, dtype=np.float64),
-            np.ascontiguousarray(n_valid, dtype=np.intp),
-            np.ascontiguousarray(steps, dtype=np.float64),
-        )
-        return overloaded, state
-    return detector.evaluate(rows, n_valid, steps, state)
+        return _detect(policy.kernels[1], np.zeros((rows.shape[0], 0)), rows, n_valid, steps), state
+    return policy.detector.evaluate(rows, n_valid, steps, state)
+
+
+def _detect(
+    kernel: DetectorKernel, states: FloatArray, rows: FloatArray, n_valid: IntArray, steps: FloatArray
+) -> BoolArray:
+    """:func:`~algorithms.overload.kernel.detect_rows` of ``kernel`` on ``rows`` with their state rows."""
+    overloaded: BoolArray = detect_rows(
+        kernel.params,
+        kernel.coef,
+        np.ascontiguousarray(states, dtype=np.float64),
+        np.ascontiguousarray(rows, dtype=np.float64),
+        np.ascontiguousarray(n_valid, dtype=np.intp),
+        np.ascontiguousarray(steps, dtype=np.float64),
+    )
+    return overloaded
 
 
 def _mask(mask: BoolArray | None, n: int) -> BoolArray:
@@ -294,7 +310,7 @@ def _select_until_relieved(rnd: _Round) -> IntArray:
     (CloudSim's order).
     """
     inputs, policy = rnd.inputs, rnd.policy
-    selector, mode = policy.selector, policy.mode
+    selector = policy.selector
     sources = rnd.overloaded & rnd.source_allowed
     if not sources.any():
         return np.zeros(0, dtype=np.intp)
@@ -313,16 +329,7 @@ def _select_until_relieved(rnd: _Round) -> IntArray:
             on = plan_host[vms]
             share = (inputs.vm_mips[vms] / inputs.hosts.cpu_mips[on])[:, None]
             without = host_history[on] - rnd.vm_history[vms] * share
-            n_valid = host_n_valid[on]
-            still, _ = _judge(
-                policy,
-                without,
-                mode.history_length(without, n_valid),
-                rnd.host_steps[on],
-                take_state(rnd.detector_state, on),
-                relief=True,
-            )
-            return ~still
+            return ~rnd.still_overloaded(on, without, host_n_valid[on])
 
         return VmTable(
             host=np.where(rnd.movable[rows], plan_host[rows], -1),
@@ -360,15 +367,8 @@ def _select_until_relieved(rnd: _Round) -> IntArray:
             n_valid = np.maximum(n_valid, inputs.host_n_valid[hosts_now])
         host_history[hosts_now] = history
         host_n_valid[hosts_now] = n_valid
-        still, _ = _judge(
-            policy,
-            history,
-            mode.history_length(history, n_valid),
-            rnd.host_steps[hosts_now],
-            take_state(rnd.detector_state, hosts_now),
-            relief=True,  # relieved to the policy's relief level (by default, where a target may be filled to)
-        )
-        active[hosts_now] = still
+        # relieved to the policy's relief level (by default, where a target may be filled to)
+        active[hosts_now] = rnd.still_overloaded(hosts_now, history, n_valid)
         if local:
             rows, candidates = rows[_on(plan_host[rows], active)], candidates[_on(plan_host[candidates], active)]
             table = vm_table(rows)
@@ -493,7 +493,11 @@ def _place_compiled(rnd: _Round, selected: IntArray) -> None:
         vm_steps=rnd.vm_steps,
         vm_history=rnd.vm_history,
         host_history=rnd.host_history,
-        host_state=policy.guard.kernel_state(rnd.detector_state, inputs.n_hosts),
+        host_state=(
+            rnd.relief_rows
+            if rnd.relief_rows is not None and policy.guard is policy.relief
+            else policy.guard.kernel_state(rnd.detector_state, inputs.n_hosts)
+        ),
     )
     phase1_targets = np.zeros(0, dtype=np.intp)
     if selected.size:
