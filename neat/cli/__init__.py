@@ -32,6 +32,7 @@ COMMANDS = {
     "status": ("neat.cli.service", "status_cmd"),
     "energy": ("neat.cli.service", "energy_cmd"),
     "doctor": ("neat.cli.service", "doctor_cmd"),
+    "warmup": ("neat.cli.warmup", "warmup_cmd"),
 }
 
 

@@ -38,3 +38,24 @@ def test_nothing_is_said_without_compilation() -> None:
     with compilation_notice(said.append):
         assert twice(3.0) == 6.0
     assert said == []
+
+
+def test_after_warmup_the_default_simulation_compiles_nothing() -> None:
+    """``neat warmup`` calls every kernel that the default ``neat simulate`` calls."""
+    from click.testing import CliRunner
+
+    from neat.cli import main
+
+    warmup = CliRunner().invoke(main, ["warmup"])
+    assert warmup.exit_code == 0, warmup.output
+    said = warmup.stderr.splitlines()
+    if len(said) == 2:  # a cold cache: compiled now
+        assert said[0] == f"neat: {COMPILING}"
+        assert said[1].startswith("neat: kernels compiled in ")
+    else:
+        assert len(said) == 1
+        assert said[0].startswith("neat: kernels already compiled (")
+
+    run = CliRunner().invoke(main, ["simulate", "--json"])
+    assert run.exit_code == 0, run.output
+    assert run.stderr == ""
