@@ -56,7 +56,7 @@ def pack_state(state: MhodState) -> FloatArray:
     table flattened in C order. Every entry is a small integer, exact in a float.
     """
     n = state.steps.shape[0]
-    parts = [
+    parts = (
         state.previous_state[:, None],
         state.steps[:, None],
         state.steps_in_top_state[:, None],
@@ -66,8 +66,13 @@ def pack_state(state: MhodState) -> FloatArray:
         state.lagged_counts.reshape(n, -1),
         state.estimate_sums.reshape(n, -1),
         state.estimate_sq_sums.reshape(n, -1),
-    ]
-    return np.concatenate([np.asarray(part, dtype=np.float64) for part in parts], axis=1)
+    )
+    out = np.empty((n, sum(part.shape[1] for part in parts)))
+    at = 0
+    for part in parts:
+        out[:, at : at + part.shape[1]] = part
+        at += part.shape[1]
+    return out
 
 
 @jit
