@@ -42,6 +42,7 @@ def decide(
     *,
     rng: np.random.Generator | None = None,
     phases: PhaseTimes | None = None,
+    budget: int | None = None,
 ) -> Decision:
     """Decide one round.
 
@@ -52,6 +53,11 @@ def decide(
     state : the overload detector's state from the previous round (None: its initial state)
     rng : the Generator of randomized selectors (None: a fresh one seeded 0)
     phases : if given, wall time per phase is added to it
+    budget : the plan's limit of migrations per cycle, when :func:`neat.decision.plan.plan` will
+        apply it without anti-affinity groups (None: unlimited). The plan keeps relief moves up to
+        the limit, then each evacuation whole while it fits, in decision order; once the moves it
+        will keep reach the limit it drops every later one, so the underload pass (and rehoming)
+        stops there: the same plan, without trying every host of a large cloud.
 
     Returns
     -------
@@ -63,13 +69,14 @@ def decide(
     t1 = time.perf_counter()
     selected = _select_until_relieved(rnd)
     t2 = time.perf_counter()
+    rnd.budget = budget
     compiled = compiled_round(policy)
     if compiled:
         _place_compiled(rnd, selected)
     else:
         _place_numpy(rnd, selected)
     saving_w = policy.underload.rehoming()
-    if saving_w is not None:
+    if saving_w is not None and rnd.budget_left != 0:
         rehome(rnd, saving_w)
     t3 = time.perf_counter()
     if phases is not None:
@@ -120,6 +127,8 @@ class _Round:
     moves_group: list[IntArray] = dataclasses.field(default_factory=list)
     unplaced: list[IntArray] = dataclasses.field(default_factory=list)
     relief_rows: FloatArray | None = None  # the relief detector's state rows (compiled round)
+    budget: int | None = None  # the plan's migrations per cycle (see decide)
+    budget_left: int = -1  # what the plan has left of it for evacuations; -1: unlimited
 
     @classmethod
     def start(cls, inputs: DecisionInputs, policy: Policy, state: Any, rng: np.random.Generator | None) -> _Round:
@@ -204,6 +213,31 @@ class _Round:
         if add_used:
             np.add.at(self.used_cpu, targets, self.capped[vms])
             np.add.at(self.used_ram, targets, self.vm_ram[vms])
+
+    def start_evacuations(self) -> int:
+        """Set and return ``budget_left``: the budget less the relief moves the plan will keep
+        (those its masks pass, as :func:`neat.decision.plan.plan` counts them); -1 if unlimited."""
+        if self.budget is None:
+            self.budget_left = -1
+            return -1
+        inputs = self.inputs
+        vms, sources, targets = (
+            np.concatenate(p) if p else np.zeros(0, dtype=np.intp)
+            for p in (self.moves_vm, self.moves_from, self.moves_to)
+        )
+        clear = (
+            _mask(inputs.vm_movable, inputs.n_vms)[vms]
+            & _mask(inputs.host_source_allowed, inputs.n_hosts)[sources]
+            & _mask(inputs.host_target_allowed, inputs.n_hosts)[targets]
+            & (sources != targets)
+        )
+        self.budget_left = max(self.budget - min(int(clear.sum()), self.budget), 0)
+        return self.budget_left
+
+    def spend(self, n_moves: int) -> None:
+        """An evacuation of ``n_moves`` was decided: the plan keeps it if it fits what is left."""
+        if 0 <= n_moves <= self.budget_left:
+            self.budget_left -= n_moves
 
     def source_of(self, vms: IntArray) -> IntArray:
         """The host each of ``vms`` is on in the plan so far (its original host while selected)."""
@@ -442,7 +476,10 @@ def _place_numpy(rnd: _Round, selected: IntArray) -> None:
 
     # underloaded hosts: least utilized first, all of a host's VMs or none
     queue, excluded_source, excluded_target = rnd.underload_queue(phase1_targets)
+    rnd.start_evacuations()
     for source in queue:
+        if rnd.budget_left == 0:  # the plan would drop every later evacuation
+            break
         if excluded_source[source]:  # it received VMs meanwhile
             continue
         excluded_source[source] = True
@@ -465,6 +502,7 @@ def _place_numpy(rnd: _Round, selected: IntArray) -> None:
             guard.rollback(mark)
             continue  # not all VMs fit: the host keeps them all
         rnd.commit(vms[order], targets, int(source))
+        rnd.spend(vms.size)
         excluded_source[targets] = True
 
 
@@ -508,7 +546,9 @@ def _place_compiled(rnd: _Round, selected: IntArray) -> None:
         rnd.unplaced.append(selected[~placed[selected]])
         rnd.commit(vms, phase1_targets, OVERLOAD_RELIEF, add_used=False)
     queue, excluded_source, excluded_target = rnd.underload_queue(phase1_targets)
-    moved = evacuate(arrays, queue, excluded_source, excluded_target, rnd.plan_host, rnd.plan_stamp)
+    left = np.array([rnd.start_evacuations()], dtype=np.intp)
+    moved = evacuate(arrays, queue, excluded_source, excluded_target, rnd.plan_host, rnd.plan_stamp, left)
+    rnd.budget_left = int(left[0])
     vms, targets = moved[0], moved[1]
     rnd.commit(vms, targets, rnd.plan_host[vms], add_used=False)
     rnd.used_cpu[:], rnd.used_ram[:] = arrays.host[:, round_arrays.USED_CPU], arrays.host[:, round_arrays.USED_RAM]

@@ -508,7 +508,9 @@ class GlobalManager:
         """:func:`neat.decision.decide` with the detector's state kept between cycles (reset when the hosts change)."""
         names = tuple(view.host_names)
         state = self._state[1] if self._state[0] == names else None
-        decision = decide(view.inputs, self.policy, state, rng=self.rng)
+        # with anti-affinity groups the plan may drop evacuations that decide cannot foresee
+        budget = None if view.anti_affinity else self.config.limits.max_migrations_per_cycle
+        decision = decide(view.inputs, self.policy, state, rng=self.rng, budget=budget)
         self._state = (names, decision.detector_state)
         return decision
 

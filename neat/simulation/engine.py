@@ -246,7 +246,14 @@ class _Run:
         """Decide, plan and execute at tick ``k``."""
         sim, compute = self.sim, self.compute
         inputs = self.inputs(snapshot, float(self.ticks[k]))
-        decision = decide(inputs, sim.policy, self.detector_state, rng=sim.rng, phases=sim.phases)
+        decision = decide(
+            inputs,
+            sim.policy,
+            self.detector_state,
+            rng=sim.rng,
+            phases=sim.phases,
+            budget=sim.limits.max_migrations_per_cycle,
+        )
         self.detector_state = decision.detector_state
         self.series["overloaded_hosts"][k] = int(decision.overloaded.sum())
         idle = self.idle_hosts()

@@ -16,7 +16,19 @@ import pytest
 from algorithms.base import HostTable
 from algorithms.power import HP_PROLIANT_ML110_G4_W, HP_PROLIANT_ML110_G5_W
 from algorithms.registry import available
-from neat.decision import CLOUDSIM, NEAT, Component, DecisionInputs, Mode, build_policy, custom_spec, decide
+from neat.decision import (
+    CLOUDSIM,
+    NEAT,
+    Component,
+    DecisionInputs,
+    Limits,
+    Mode,
+    build_policy,
+    custom_spec,
+    decide,
+    named_policy,
+    plan,
+)
 from neat.decision import creation as creation_module
 
 #: The module (not the function ``neat.decision.decide``) whose compiled_round a test switches off.
@@ -136,3 +148,31 @@ def test_efficiency_pricing_decides_as_the_numpy_round(
             np.testing.assert_array_equal(getattr(compiled, field), getattr(reference, field), err_msg=field)
         moved += compiled.n_moves
     assert moved > 0
+
+
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "numpy"])
+@pytest.mark.parametrize(("name", "mode"), [("lr-mmt-1.2", CLOUDSIM), ("thr-mmt-0.8", NEAT), ("recommended", NEAT)])
+def test_a_budget_stops_the_round_early_and_plans_the_same(
+    name: str, mode: Mode, compiled: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """decide(budget=B) stops the underload pass once the plan's B migrations are decided: planned
+    with B, it gives the plan of the whole round, and it decides fewer moves when B binds."""
+    policy = named_policy(name, mode)
+    if not compiled:
+        monkeypatch.setattr(decide_module, "compiled_round", lambda _policy: False)
+    decided_whole = decided_cut = 0
+    for seed in range(6):
+        inputs = random_round(seed)
+        whole = decide(inputs, policy)
+        for budget in (1, 2, 3, 5, 8, 13, 40):
+            limits = Limits(max_migrations_per_cycle=budget)
+            cut = decide(inputs, policy, budget=budget)
+            expected, got = plan(whole, inputs, limits), plan(cut, inputs, limits)
+            for field in ("vms", "sources", "targets", "groups"):
+                np.testing.assert_array_equal(
+                    getattr(got, field), getattr(expected, field), err_msg=f"seed {seed}, budget {budget}: {field}"
+                )
+            np.testing.assert_array_equal(cut.overloaded, whole.overloaded)
+            decided_whole += whole.n_moves
+            decided_cut += cut.n_moves
+    assert decided_cut < decided_whole  # the budget did stop rounds early: the comparison is not vacuous

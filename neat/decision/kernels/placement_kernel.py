@@ -205,19 +205,24 @@ def evacuate(
     excluded_target: BoolArray,
     plan_host: IntArray,
     plan_stamp: NDArray[np.int64],
+    budget_left: IntArray,
 ) -> IntArray:
     """Empty the hosts in ``queue`` in order, each all or nothing (the round's underload pass).
 
     A host already in ``excluded_source`` (it received VMs) is skipped; a host taken becomes
     excluded as source and target; its VMs (by ``plan_host``, in ``plan_stamp`` order) go to hosts
-    not in ``excluded_target``, and their targets become excluded as sources. Updates both masks;
-    returns (2, n_moved): the VMs moved and their targets, in commit order.
+    not in ``excluded_target``, and their targets become excluded as sources. ``budget_left`` (1,)
+    is the plan's migrations left (-1: unlimited): an evacuation that fits is taken from it, and
+    the pass stops when it reaches 0 (``decide``'s ``budget``). Updates both masks and
+    ``budget_left``; returns (2, n_moved): the VMs moved and their targets, in commit order.
     """
     start, members = vms_by_host(plan_host, plan_stamp, a.host.shape[0])
     w = index_hosts(a, excluded_target)
     moved = np.empty((2, members.shape[0]), dtype=np.intp)
     n_moved = 0
     for source in queue:
+        if budget_left[0] == 0:
+            break
         if excluded_source[source]:
             continue
         excluded_source[source] = True
@@ -234,6 +239,8 @@ def evacuate(
             continue
         first = n_moved
         n_moved = _commit(a, w, excluded_target, vms, targets, order, moved, n_moved)
+        if 0 <= n_moved - first <= budget_left[0]:
+            budget_left[0] -= n_moved - first
         for i in range(first, n_moved):
             excluded_source[moved[1, i]] = True
     return moved[:, :n_moved]
