@@ -11,9 +11,12 @@ Steps:
    local managers write it, one transaction per host through the database sink: its time is
    compared with the collection interval (300 s);
 3. ``--cycles`` full cycles (sync the inventory, read the windows, decide, plan, store the plan),
-   each timed by phase.
+   each timed by phase. The first reads the whole windows (as after a start); before each later
+   one a new round is bulk inserted, and the cycle reads what the global manager reads in steady
+   state: the last two rounds and a count (:meth:`neat.db.store.Store.keep_recent_samples`).
 
-Prints a table, then, last, one JSON line: ``cycle_s`` (the median of the cycles), ``read_s``,
+Prints a table, then, last, one JSON line: ``cycle_s`` (the median of the cycles after the first),
+``first_cycle_s``, ``read_s``,
 ``decide_s``, ``plan_s`` (their medians), ``sync_s``, ``write_round_s``, ``peak_rss_mb``. A
 benchmark, not a test: the target is a cycle under 5 s at 10,000 hosts and 50,000 VMs, and an
 interval's writes well within 300 s.
@@ -219,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
         "--database", default=None, help="A server URL (a fresh database is made there); default SQLite"
     )
     parser.add_argument("--window", type=int, default=30, help="Samples per host and VM the detectors read.")
-    parser.add_argument("--cycles", type=int, default=3)
+    parser.add_argument("--cycles", type=int, default=4)
     parser.add_argument("--policy", default="thr-mmt-0.8")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
@@ -242,10 +245,15 @@ def main(argv: list[str] | None = None) -> int:
         fill_history(store, cloud, args.window, now - timedelta(seconds=COLLECT_S), rng)
         fill_s = time.perf_counter() - started
         write_round_s = write_round(store, cloud, now - timedelta(seconds=1), rng)
-        cycles = [timed_cycle(gm) for _ in range(args.cycles)]
+        cycles = []
+        for k in range(args.cycles):
+            if k:  # a new collection round since the last cycle, as in steady state (bulk inserted)
+                fill_history(store, cloud, 1, datetime.now(UTC) - timedelta(seconds=1 - COLLECT_S), rng)
+            cycles.append(timed_cycle(gm))
         store.close()
+    steady = cycles[1:] or cycles
     med = {
-        key: statistics.median(c[key] for c in cycles) for key in ("cycle_s", "read_s", "decide_s", "plan_s", "sync_s")
+        key: statistics.median(c[key] for c in steady) for key in ("cycle_s", "read_s", "decide_s", "plan_s", "sync_s")
     }
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     load = os.getloadavg()
@@ -264,12 +272,16 @@ def main(argv: list[str] | None = None) -> int:
             f"{i:>6} {c['cycle_s']:9.3f} {c['sync_s']:9.3f} {c['read_s']:9.3f} {c['decide_s']:9.3f} "
             f"{c['plan_s']:9.3f} {int(c['actions']):>8}"
         )
-    print(f"median cycle {med['cycle_s']:.3f} s (target < 5 s); peak RSS {peak_rss_mb:.0f} MB")
+    print(
+        f"first cycle {cycles[0]['cycle_s']:.3f} s (whole windows read); median of the later cycles "
+        f"{med['cycle_s']:.3f} s (target < 5 s); peak RSS {peak_rss_mb:.0f} MB"
+    )
     record = {
         "hosts": args.hosts,
         "vms": args.vms,
         "database": "sqlite" if args.database is None else normalize_url(args.database).get_backend_name(),
         **{k: round(v, 4) for k, v in med.items()},
+        "first_cycle_s": round(cycles[0]["cycle_s"], 4),
         "write_round_s": round(write_round_s, 3),
         "peak_rss_mb": round(peak_rss_mb, 1),
     }

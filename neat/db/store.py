@@ -14,6 +14,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, Literal, cast
@@ -212,6 +213,8 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._writer = engine.execution_options(**{WRITE_OPTION: True})
+        self._reread_s: float | None = None
+        self._recent: dict[str, _RecentRows] = {}
 
     def _write(self) -> AbstractContextManager[Connection]:
         """A writing transaction (committed on success, rolled back on error)."""
@@ -480,6 +483,19 @@ class Store:
             ) from exc
         return skipped
 
+    def keep_recent_samples(self, reread_s: float | None) -> None:
+        """Keep the samples that bounded window reads (``since`` given) load, and read later only
+        those stamped from ``reread_s`` before the previous read's ``until`` on (None: read all
+        every time, the default).
+
+        The global manager's reads then cost one or two collection rounds and a count instead of
+        the whole window. Before the older span is reused, the database counts its samples: if
+        any were written there late (stamped before it) or deleted since, everything is read
+        again. Only as many samples deleted as written there between two reads would go unseen.
+        """
+        self._reread_s = None if reread_s is None else _positive_seconds(reread_s)
+        self._recent.clear()
+
     def host_windows(
         self,
         window: int,
@@ -550,7 +566,7 @@ class Store:
                 _require(found, wanted, what, "no samples can be loaded for them")
                 names = list(wanted)
                 ids = np.array([found[n] for n in names], dtype=np.int64)
-                recent = self._recent_rows(conn, samples, key, oldest, newest)
+                recent = self._recent_kept(conn, samples, key, oldest, newest)
                 return _ranked_window(names, ids, recent, window)
             if wanted is not None:
                 _require(found, wanted, what, "no samples can be loaded for them")
@@ -622,6 +638,40 @@ class Store:
                 for table in (HOST_SAMPLES, VM_SAMPLES)
             )
 
+    def _recent_kept(
+        self,
+        conn: Connection,
+        samples: Table,
+        key: ColumnElement[int],
+        oldest: datetime,
+        newest: datetime | None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`_recent_rows`, from the rows kept by :meth:`keep_recent_samples` where they cover the span."""
+        if self._reread_s is None:
+            return self._recent_rows(conn, samples, key, oldest, newest)
+        oldest_us, newest_us = _epoch_us_of(oldest), None if newest is None else _epoch_us_of(newest)
+        kept = self._recent.get(samples.name)
+        if kept is None or kept.newest_us is None or kept.oldest_us > oldest_us:
+            rows = self._recent_rows(conn, samples, key, oldest, newest)
+        else:
+            cut_us = max(oldest_us, kept.newest_us - round(self._reread_s * 1e6))
+            cut = _from_epoch_us(cut_us)
+            old = (kept.stamps >= oldest_us) & (kept.stamps < cut_us)
+            stored = conn.execute(
+                select(func.count()).where(samples.c.recorded_at >= oldest, samples.c.recorded_at < cut)
+            ).scalar_one()
+            if stored != int(old.sum()):  # written or deleted there since: read it all again
+                rows = self._recent_rows(conn, samples, key, oldest, newest)
+            else:
+                fresh = self._recent_rows(conn, samples, key, cut, newest)
+                rows = (
+                    np.concatenate((kept.owners[old], fresh[0])),
+                    np.concatenate((kept.stamps[old], fresh[1])),
+                    np.concatenate((kept.values[old], fresh[2])),
+                )
+        self._recent[samples.name] = _RecentRows(*rows, oldest_us, newest_us)
+        return rows
+
     def _recent_rows(
         self,
         conn: Connection,
@@ -631,8 +681,7 @@ class Store:
         newest: datetime | None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every sample in ``[oldest, newest]``: owner ids, epoch microseconds, values (any order)."""
-        sqlite = conn.dialect.name == "sqlite"
-        stamp = samples.c.recorded_at if sqlite else _epoch_us(conn, samples.c.recorded_at)
+        stamp = _epoch_us(conn, samples.c.recorded_at)
         query = select(key, stamp, samples.c.cpu_utilization).where(samples.c.recorded_at >= oldest)
         if newest is not None:
             query = query.where(samples.c.recorded_at <= newest)
@@ -642,10 +691,6 @@ class Store:
         if not fetched:
             empty = np.zeros(0, dtype=np.int64)
             return empty, empty, np.zeros(0)
-        if sqlite:  # stored as 'YYYY-MM-DD HH:MM:SS.ffffff' (UTC) text: numpy parses it in bulk
-            owners, texts, values = zip(*fetched, strict=True)
-            stamps = np.array(texts, dtype="datetime64[us]").astype(np.int64)
-            return np.array(owners, dtype=np.int64), stamps, np.array(values, dtype=np.float64)
         # one conversion: ids and epoch microseconds (< 2**53) are exact in float64
         table = np.array(fetched, dtype=np.float64).reshape(len(fetched), 3)
         return table[:, 0].astype(np.int64), table[:, 1].astype(np.int64), table[:, 2].copy()
@@ -1027,8 +1072,36 @@ class Store:
         return None if row is None else _lease_record(row)
 
 
+@dataclass(frozen=True)
+class _RecentRows:
+    """Samples read by a bounded window read: owner ids, epoch microseconds, values (n,), and the
+    span they cover (``newest_us`` None: no upper bound)."""
+
+    owners: np.ndarray
+    stamps: np.ndarray
+    values: np.ndarray
+    oldest_us: int
+    newest_us: int | None
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _epoch_us_of(at: datetime) -> int:
+    """An aware datetime as integer microseconds since the epoch."""
+    return (at - _EPOCH) // timedelta(microseconds=1)
+
+
+def _from_epoch_us(us: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=us)
+
+
 def _epoch_us(conn: Connection, column: ColumnElement[datetime]) -> ColumnElement[Any]:
     """``column`` (a UTC timestamp) as integer microseconds since the epoch, computed by the server."""
+    if conn.dialect.name == "sqlite":
+        # stored as 'YYYY-MM-DD HH:MM:SS.ffffff' text (UTC): whole seconds by strftime, then the fraction
+        seconds = sql_cast(func.strftime("%s", column), BigInteger)
+        return seconds * 1_000_000 + sql_cast(func.substr(column, 21, 6), BigInteger)
     if conn.dialect.name == "postgresql":
         return sql_cast(func.extract("epoch", column) * 1_000_000, BigInteger)
     # MySQL/MariaDB: DATETIME(6) holds UTC

@@ -176,6 +176,8 @@ class GlobalManager:
         self.config = config
         self.power = power
         self.store = store
+        # each cycle reads the samples of the last two collection rounds (and the clocks' skew) anew
+        store.keep_recent_samples(2 * config.collect_interval_s + config.max_clock_skew_s)
         self.cloud = cloud
         self.compute = compute
         self.metrics = metrics

@@ -181,6 +181,51 @@ def test_windows_read_by_time_equal_those_ranked_by_the_database(store: Store) -
     assert store.vm_windows(3, vms=["v2"], since=t(-1)).recorded_at[0, -1] == us(t(20.000001))
 
 
+def test_kept_samples_are_read_again_only_over_the_recent_span(store: Store) -> None:
+    """keep_recent_samples: a later bounded read loads only the last ``reread_s`` and equals a full
+    read, a new round and a sample written late within the span included; a sample stamped before
+    the span and written after the read (or one deleted there) makes it read everything again."""
+    inventory(store)
+    names = ["v1", "v2", "v3"]
+
+    def windows(window: int, since: int, until: int) -> object:
+        return store.vm_windows(window, vms=names, since=step(since), until=step(until))
+
+    def same(a: object, b: object) -> None:
+        for field in ("n_valid", "utilization", "recorded_at"):
+            assert_array_equal(getattr(a, field), getattr(b, field), err_msg=field)
+
+    try:
+        store.keep_recent_samples(2 * STEP_S)
+        for k in range(6):
+            store.record_samples(step(k), vms={"v1": 0.1 + 0.01 * k, "v2": 0.5 + 0.01 * k})
+        windows(4, 0, 5)
+        store.record_samples(step(6), vms={"v1": 0.2, "v2": 0.6, "v3": 0.7})
+        store.record_samples(t(4.5 * STEP_S), vms={"v2": 0.9})  # late, within the span read again
+        later = windows(8, 1, 6)
+        store.keep_recent_samples(None)
+        same(later, windows(8, 1, 6))
+        assert later.n_valid.tolist() == [6, 7, 1]  # type: ignore[attr-defined]
+
+        store.keep_recent_samples(2 * STEP_S)
+        windows(8, 1, 6)
+        store.record_samples(t(2 * STEP_S + 1), vms={"v1": 0.99})  # before the span read again
+        kept = windows(8, 1, 6)
+        assert 0.99 in kept.utilization  # type: ignore[attr-defined]
+        store.prune_samples(max_age_s=1, keep_samples=1, now=step(6))  # deletes the span's samples
+        pruned = windows(8, 1, 6)
+        store.keep_recent_samples(None)
+        same(pruned, windows(8, 1, 6))
+        store.keep_recent_samples(2 * STEP_S)
+        store.keep_recent_samples(2 * STEP_S)
+        windows(8, 0, 6)  # reaching further back than what is kept: a full read
+        cached = windows(8, 2, 6)
+        store.keep_recent_samples(None)
+        same(cached, windows(8, 2, 6))
+    finally:
+        store.keep_recent_samples(None)
+
+
 def test_samples_come_back_as_right_aligned_nan_padded_windows(store: Store) -> None:
     """h1 has 5 samples 0.1..0.5 (steps 0-4), h2 has 0.25, 0.75 (steps 3, 4), h3 none.
 
