@@ -82,6 +82,8 @@ def _compile_unliterally(dispatcher: Any) -> None:
     """
     from numba.core import types
 
+    if not hasattr(dispatcher, "get_call_template"):  # NUMBA_DISABLE_JIT: a plain function
+        return
     get_call_template = dispatcher.get_call_template
 
     def unliteral_call_template(args: Any, kws: Any) -> Any:

@@ -561,3 +561,37 @@ def test_compiled_allocate_is_allocate_numpy_bit_for_bit(monkeypatch):
         over_subscribed += int((expected.requested_mips > case[2]).any())
         migrated += int(case[4].size > 0)
     assert over_subscribed > 100 and migrated > 100  # the cases reach both
+
+
+def test_with_numba_disabled_the_kernels_run_as_python_and_decide_alike(tmp_path: Any) -> None:
+    """NUMBA_DISABLE_JIT=1 (a debugger, a coverage run): the kernels are plain Python functions and a
+    simulation gives the compiled run's numbers."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from tests.scenarios import SCENARIO_TOML
+
+    scenario = tmp_path / "twenty.toml"
+    scenario.write_text(SCENARIO_TOML)
+    script = (
+        "import json, sys\n"
+        "from neat.decision.mode import CLOUDSIM\n"
+        "from neat.decision.policy import named_policy\n"
+        "from neat.scenario import load_scenario\n"
+        "from neat.simulation.engine import Simulation\n"
+        "from neat.traces import synthetic_planetlab_like\n"
+        "traces = synthetic_planetlab_like(n_vms=30, n_steps=24, seed=3)\n"
+        "r = Simulation(traces, load_scenario(sys.argv[1]), named_policy('lr-mmt-1.2', CLOUDSIM)).run()\n"
+        "print(json.dumps([r.energy_kwh, r.migrations]))\n"
+    )
+    runs = {}
+    for disabled in ("0", "1"):
+        env = {**os.environ, "NUMBA_DISABLE_JIT": disabled}
+        out = subprocess.run(
+            [sys.executable, "-c", script, str(scenario)], env=env, capture_output=True, text=True, check=True
+        )
+        runs[disabled] = json.loads(out.stdout.strip().splitlines()[-1])
+    assert runs["1"] == runs["0"]
+    assert runs["0"][1] > 0  # the run migrates: the kernels were exercised
