@@ -123,8 +123,9 @@ def test_a_server_deleted_before_its_migration(tmp_path: Path, nova: NovaClient,
         created_by=gm.holder,
         claimed_by=gm.holder,
     )
-    sdk.compute.delete_server(gone)
-    sdk.compute.wait_for_delete(sdk.compute.get_server(gone), interval=0.5, wait=60)
+    server = sdk.compute.get_server(gone)  # fetched first: the fake driver may delete it at once
+    sdk.compute.delete_server(server)
+    sdk.compute.wait_for_delete(server, interval=0.5, wait=60)
 
     gm.apply(plan)
 
