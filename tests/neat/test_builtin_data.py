@@ -1,8 +1,9 @@
 """The data shipped in the package: three PlanetLab days and CloudSim 4.0's reference results.
 
 The built-in days are checked on their own (shape, names, hashes pinned when they were made), and
-against the original folders in ``../shared/data/planetlab`` when that folder is beside the
-repository (skipped otherwise: a fresh clone needs nothing beside it).
+against the original folders through their SHA-256 (taken of the folders when the days were
+converted): each day's files are written back from the arrays, byte for byte, and hashed the same
+way. Nothing beside the repository is read.
 """
 
 from __future__ import annotations
@@ -26,7 +27,14 @@ from neat.traces import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-SHARED_DAYS = ROOT.parent / "shared" / "data" / "planetlab"
+
+#: day -> SHA-256 of the original folder: every file in sorted byte order of names, as
+#: name + NUL + content + NUL (each content 288 lines of one integer and a newline).
+ORIGINAL_SHA256 = {
+    "20110303": "5a5cfdb398209a56d5a822e7c4d318fbd6577dd30305a8c5b10d1a5d1321efa7",
+    "20110306": "3c97160425b7db2f4853f844709c29b7f52bebacdd55a41899700d3a36f0447f",
+    "20110322": "ac079f10452670633a2c547d80826d88d27a129505382e0360d9981a40c194a1",
+}
 
 #: day -> (VMs, first name, last name, sha256 of the names joined by newlines, TraceSet.content_hash)
 PINNED = {
@@ -86,15 +94,24 @@ def test_some_names_keep_their_spaces() -> None:
     assert "aladdin_planetlab_extranet_uni-passau_de_ rnp_dcc_ufjf" in load_planetlab_day("20110303").names
 
 
-@pytest.mark.skipif(not SHARED_DAYS.is_dir(), reason="the original folders are not beside the repository")
 @pytest.mark.parametrize("day", PLANETLAB_DAYS)
-def test_a_built_in_day_equals_its_original_folder(day: str) -> None:
+def test_a_built_in_day_writes_back_its_original_folder(day: str, tmp_path: Path) -> None:
+    """The day's files written back from the built-in arrays hash as the original folder did, and
+    reading them back as a PlanetLab folder gives the built-in traces."""
     built_in = load_traces(f"planetlab:{day}")
-    folder = load_planetlab(SHARED_DAYS / day)
-    assert built_in.names == folder.names
-    assert np.array_equal(built_in.utilization, folder.utilization)
-    assert built_in.interval_s == folder.interval_s
-    assert built_in.content_hash() == folder.content_hash()
+    percents = np.rint(built_in.utilization * 100).astype(np.int64)
+    digest = hashlib.sha256()
+    folder = tmp_path / day
+    folder.mkdir()
+    for name, row in zip(built_in.names, percents, strict=True):
+        content = "".join(f"{v}\n" for v in row.tolist()).encode()
+        digest.update(name.encode() + b"\0" + content + b"\0")
+        (folder / name).write_bytes(content)
+    assert digest.hexdigest() == ORIGINAL_SHA256[day]
+    read_back = load_planetlab(folder)
+    assert read_back.names == built_in.names
+    assert np.array_equal(read_back.utilization, built_in.utilization)
+    assert read_back.content_hash() == built_in.content_hash()
 
 
 def test_an_unknown_day_lists_the_built_in_ones_and_guesses() -> None:
