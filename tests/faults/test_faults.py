@@ -15,18 +15,15 @@ import shutil
 import subprocess
 import threading
 import time
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from neat.config import ServiceConfig
 from neat.db import migrate
 from neat.db.records import ActionSpec
 from neat.db.store import PlanRefused, Store
 from neat.decision.limits import SERVICE_DEFAULTS
-from neat.decision.policy import parse_policy
 from neat.execution.executor import ServerGone
 from neat.local_manager.loop import HostSample, LocalManager, VmSample
 from neat.local_manager.sinks import StoreSink
@@ -34,26 +31,9 @@ from neat.openstack.errors import CloudUnreachable, OpenStackError
 from neat.service.daemon import run_service
 from neat.service.global_manager import GlobalManager
 from tests.faults.invariants import assert_invariants
-from tests.service.fakes import FakeNova
+from tests.service.fakes import FakeNova, config, manager
 
 pytestmark = pytest.mark.faults
-
-
-@pytest.fixture
-def store(tmp_path):
-    url = f"sqlite:///{tmp_path / 'neat.db'}"
-    migrate.upgrade(url)
-    with Store.from_url(url) as s:
-        yield s
-
-
-def config(**changes) -> ServiceConfig:
-    limits = changes.pop("limits", {})
-    return ServiceConfig(policy_spec=parse_policy("thr-mmt-0.8"), limits=replace(SERVICE_DEFAULTS, **limits), **changes)
-
-
-def manager(store, nova, holder="gm-1", **changes) -> GlobalManager:
-    return GlobalManager(config(**changes), store, nova, nova, holder=holder)
 
 
 def eight() -> dict[str, str]:

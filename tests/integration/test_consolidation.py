@@ -16,7 +16,6 @@ import numpy as np
 import pytest
 
 from neat.config import ServiceConfig
-from neat.db import migrate
 from neat.db.records import ActionSpec
 from neat.db.store import Store
 from neat.decision.limits import SERVICE_DEFAULTS
@@ -42,14 +41,6 @@ LOW_LOAD = np.array(
         [0.01, 0.02, 0.02, 0.01, 0.02],
     ]
 )
-
-
-@pytest.fixture
-def store(tmp_path):
-    url = f"sqlite:///{tmp_path / 'neat.db'}"
-    migrate.upgrade(url)
-    with Store.from_url(url) as s:
-        yield s
 
 
 def manager(store: Store, nova: NovaClient, **limits: float) -> GlobalManager:

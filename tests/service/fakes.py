@@ -8,10 +8,15 @@ exception) makes a call fail the way a real cloud does (a 5xx, unreachable).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
+from neat.config import ServiceConfig
+from neat.decision import SERVICE_DEFAULTS, parse_policy
 from neat.openstack.errors import NotFound
 from neat.openstack.records import ComputeHost, Migration, Server
+from neat.service.global_manager import GlobalManager
 from tests.execution.fakes import FakeCloud
 
 
@@ -156,3 +161,15 @@ class FakeNova(FakeCloud):
 
     def disable_host(self, host, reason):
         self.disable_service(host, reason)
+
+
+def config(**changes: Any) -> ServiceConfig:
+    """The service's configuration with thr-mmt-0.8; ``limits`` (a dict) changes its limits, the
+    other keywords its fields."""
+    limits = changes.pop("limits", {})
+    return ServiceConfig(policy_spec=parse_policy("thr-mmt-0.8"), limits=replace(SERVICE_DEFAULTS, **limits), **changes)
+
+
+def manager(store: Any, nova: Any, holder: str = "gm-1", **changes: Any) -> GlobalManager:
+    """A global manager on ``store`` driving ``nova`` as its cloud and compute (see :func:`config`)."""
+    return GlobalManager(config(**changes), store, nova, nova, holder=holder)

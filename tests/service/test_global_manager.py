@@ -10,12 +10,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from algorithms.power import linear_power_table
 from neat.config import DEFAULT_POWER_W, ServiceConfig, load_config
-from neat.db import migrate
-from neat.db.store import Store
 from neat.decision.inputs import OVERLOAD_RELIEF
 from neat.decision.limits import SERVICE_DEFAULTS
 from neat.decision.policy import parse_policy
@@ -26,14 +23,6 @@ from neat.service.global_manager import GlobalManager
 from tests.service.fakes import FakeNova
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def store(tmp_path):
-    url = f"sqlite:///{tmp_path / 'neat.db'}"
-    migrate.upgrade(url)
-    with Store.from_url(url) as s:
-        yield s
 
 
 def feed(store, utilization: dict[str, float], steps: int = 5, hosts: dict[str, float] | None = None) -> None:

@@ -7,28 +7,18 @@ import logging
 import urllib.request
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from click.testing import CliRunner
 from prometheus_client import generate_latest
 
 from neat.cli import main
 from neat.config import ServiceConfig
 from neat.db import migrate
-from neat.db.store import Store
 from neat.decision.policy import parse_policy
 from neat.local_manager.loop import InMemorySink, LocalManager
 from neat.logs import JsonFormatter, LogfmtFormatter, bound, setup_logging
 from neat.metrics import GlobalManagerMetrics, LocalManagerMetrics, serve
 from neat.service.global_manager import GlobalManager
 from tests.service.fakes import FakeNova
-
-
-@pytest.fixture
-def store(tmp_path):
-    url = f"sqlite:///{tmp_path / 'neat.db'}"
-    migrate.upgrade(url)
-    with Store.from_url(url) as s:
-        yield s
 
 
 def sample(registry, name, **labels):

@@ -7,22 +7,17 @@ import os
 import socket
 import threading
 import time
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from neat.config import ServiceConfig
-from neat.db import migrate
-from neat.db.store import PlanRefused, Store
-from neat.decision.limits import SERVICE_DEFAULTS
-from neat.decision.policy import parse_policy
+from neat.db.store import PlanRefused
 from neat.openstack.errors import CloudUnreachable, OpenStackError
 from neat.service.daemon import run_service
-from neat.service.global_manager import GlobalManager, NoLease
+from neat.service.global_manager import NoLease
 from neat.service.lease import gone_local_holder
 from tests.faults.invariants import assert_invariants
-from tests.service.fakes import FakeNova
+from tests.service.fakes import FakeNova, manager
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -33,23 +28,6 @@ def now():
     global NOW  # noqa: PLW0603 - the tests read it as a constant
     NOW = datetime.now(UTC).replace(microsecond=0)
     return NOW
-
-
-@pytest.fixture
-def store(tmp_path):
-    url = f"sqlite:///{tmp_path / 'neat.db'}"
-    migrate.upgrade(url)
-    with Store.from_url(url) as s:
-        yield s
-
-
-def config(**changes) -> ServiceConfig:
-    limits = changes.pop("limits", {})
-    return ServiceConfig(policy_spec=parse_policy("thr-mmt-0.8"), limits=replace(SERVICE_DEFAULTS, **limits), **changes)
-
-
-def manager(store, nova, holder="gm-1", **changes) -> GlobalManager:
-    return GlobalManager(config(**changes), store, nova, nova, holder=holder)
 
 
 def low_load(store, nova, at=None, steps=5, value=0.1):
