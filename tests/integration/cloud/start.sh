@@ -47,8 +47,8 @@ rabbitmqctl -q delete_vhost neat-cloud >/dev/null 2>&1 || true
 rabbitmqctl -q add_vhost neat-cloud >/dev/null
 rabbitmqctl -q set_permissions -p neat-cloud guest ".*" ".*" ".*" >/dev/null
 
-say "mariadb: fresh databases neat_nova_api, neat_nova_cell0, neat_nova, neat_placement"
-DBS="neat_nova_api neat_nova_cell0 neat_nova neat_placement"
+say "mariadb: fresh databases neat_nova_api, neat_nova_cell0, neat_nova, neat_placement, neat_keystone"
+DBS="neat_nova_api neat_nova_cell0 neat_nova neat_placement neat_keystone"
 SQL=""
 for db in $DBS; do SQL="$SQL DROP DATABASE IF EXISTS $db; CREATE DATABASE $db CHARACTER SET utf8;"; done
 mariadb -h 127.0.0.1 -P 3306 -u root -e "$SQL"

@@ -42,7 +42,7 @@ rm -f "$RUN"/pids/*.pid
 if [ "${1:-}" = "--purge" ]; then
     mariadb -h 127.0.0.1 -P 3306 -u root -e "DROP DATABASE IF EXISTS neat_nova_api; \
         DROP DATABASE IF EXISTS neat_nova_cell0; DROP DATABASE IF EXISTS neat_nova; \
-        DROP DATABASE IF EXISTS neat_placement;" && echo "dropped the neat_* databases"
+        DROP DATABASE IF EXISTS neat_placement; DROP DATABASE IF EXISTS neat_keystone;" && echo "dropped the neat_* databases"
     rabbitmqctl -q delete_vhost neat-cloud >/dev/null 2>&1 && echo "deleted the neat-cloud vhost"
 fi
 exit 0

@@ -79,6 +79,20 @@ def dead_services(pids_dir: str) -> list[str]:
     return dead
 
 
+def log_tails(log_dir: str, name: str, lines: int = 40) -> str:
+    """The last ``lines`` lines of service ``name``'s logs (its stdout and Nova's log file)."""
+    tails = []
+    for file_name in (f"{name}.out", f"nova-{name}.log"):
+        path = os.path.join(log_dir, file_name)
+        try:
+            with open(path, errors="replace") as file:
+                text = file.read().splitlines()[-lines:]
+        except OSError as error:
+            text = [f"({error.strerror})"]
+        tails.append(f"--- last lines of run/log/{file_name}:\n" + "\n".join(text or ["(empty)"]))
+    return "\n".join(tails)
+
+
 def wait_computes(hosts: list[str], timeout_s: float, nova_conf: str, pids_dir: str) -> None:
     start = time.monotonic()
     last = "no answer yet"
@@ -86,7 +100,9 @@ def wait_computes(hosts: list[str], timeout_s: float, nova_conf: str, pids_dir: 
     while time.monotonic() - start < timeout_s:
         dead = dead_services(pids_dir)
         if dead:
-            sys.exit(f"cloud_setup.py: {', '.join(dead)} died during bring-up (see run/log/{dead[0]}.out)")
+            log_dir = os.path.join(os.path.dirname(os.path.abspath(pids_dir)), "log")
+            tails = "\n".join(log_tails(log_dir, name) for name in dead)
+            sys.exit(f"cloud_setup.py: {', '.join(dead)} died during bring-up\n{tails}")
         try:
             conn = openstack.connect(cloud=CLOUD)
             up = {s.host for s in conn.compute.services(binary="nova-compute") if s.state == "up"}
