@@ -175,7 +175,10 @@ def _run_local(workers: int, pending: Iterable[CellId], task: Task, finish: Fini
                 raise failed(cell, exc) from exc
             finish(cell, result)
     finally:
-        pool.shutdown(wait=False, cancel_futures=True)
+        # wait: the pool's manager thread closes its wake-up pipe after the futures have failed; an
+        # interpreter exiting meanwhile (Ctrl-C) writes to that pipe unguarded (Python 3.11's
+        # concurrent.futures.process._python_exit) and prints "Bad file descriptor" at exit
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _run_dask(

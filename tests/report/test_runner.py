@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -124,16 +125,39 @@ def test_a_failure_keeps_the_finished_cells(
     assert run(matrix, ResultCache(tmp_path)).computed == 6
 
 
-def test_a_worker_process_failure_names_the_cell(inputs: Inputs, tmp_path: Path) -> None:
-    """One host of 500 MIPS holds no 1000-MIPS VM: every cell raises CapacityError in its worker."""
+def too_small_scenario(tmp_path: Path) -> Scenario:
+    """One host of 500 MIPS, which holds no VM of 1000 MIPS: every cell raises CapacityError."""
     tiny = tmp_path / "tiny.toml"
     tiny.write_text(
         "[[host_types]]\ncount = 1\ncores = 1\ncore_mips = 500\nram_mb = 4096\nidle_w = 50\npeak_w = 100\n"
         "[[vm_types]]\nmips = 1000\nram_mb = 512\n"
     )
+    return load_scenario(tiny)
+
+
+def test_a_worker_process_failure_names_the_cell(inputs: Inputs, tmp_path: Path) -> None:
+    """Every cell raises CapacityError in its worker (:func:`too_small_scenario`)."""
     days = load_days([inputs.days], None)
     policies = resolve_policies([], None, CLOUDSIM, baseline="dvfs")
     with pytest.raises(CellFailed) as caught:
-        run_matrix(days, policies, load_scenario(tiny), CLOUDSIM, seed=1, cache=ResultCache(None), jobs=2)
+        run_matrix(days, policies, too_small_scenario(tmp_path), CLOUDSIM, seed=1, cache=ResultCache(None), jobs=2)
     assert isinstance(caught.value.error, CapacityError)
     assert caught.value.day in ("day1", "day2")
+
+
+def pool_threads() -> list[threading.Thread]:
+    """The process pools' manager threads still running."""
+    return [t for t in threading.enumerate() if type(t).__name__ == "_ExecutorManagerThread" and t.is_alive()]
+
+
+def test_the_pool_is_shut_down_when_the_run_ends(
+    matrix: tuple[list[Day], list[Policy], Scenario], inputs: Inputs, tmp_path: Path
+) -> None:
+    """Finished or failed, a run leaves no pool manager thread behind (an exit racing one prints
+    an error from the standard library's exit handler)."""
+    assert run(matrix, ResultCache(None), jobs=2).computed == 8
+    assert pool_threads() == []
+    days = load_days([inputs.days], None)
+    with pytest.raises(CellFailed):
+        run_matrix(days, matrix[1], too_small_scenario(tmp_path), CLOUDSIM, seed=1, cache=ResultCache(None), jobs=2)
+    assert pool_threads() == []
