@@ -10,8 +10,8 @@ once before), and prints the fastest and the median wall time and the CPU time (
 the child. ``--cloudsim`` runs a CloudSim 4.0 command line for the same day and policy in the same
 way, right after, so both are measured under the same load; without it, CloudSim's figures are the
 ones recorded with the reference results (``neat.traces.reference_results``: wall and user CPU
-time of one run on a shared 2-core machine) and the documented 60 to 90 s wall, 57 s user
-(shared/docs/cloudsim-setup.md, "Speed of the reference"), which the table says. The load
+time of one run on a shared 2-core machine) and the range reported for CloudSim 4.0's reference runs
+of such a day, 60 to 90 s wall and about 57 s user CPU, which the table says. The load
 average before and after is printed: on a shared machine, read the CPU times first.
 """
 
@@ -81,10 +81,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"CloudSim 4.0 ({source}):")
     print(summary(c_best, c_median, c_cpu, c_median_cpu))
     if not args.cloudsim:
-        print("  documented (cloudsim-setup.md): 60-90 s wall, about 57 s user CPU")
+        print("  reported for the reference runs: 60-90 s wall, about 57 s user CPU")
     print(f"neat faster by: wall x{c_median / median:.1f} (medians), CPU x{c_median_cpu / median_cpu:.1f} (medians)")
     if not args.cloudsim:
-        print(f"  against the documented 60 s wall: x{60.0 / median:.1f}, 57 s CPU: x{57.0 / median_cpu:.1f}")
+        print(f"  against the reported 60 s wall: x{60.0 / median:.1f}, 57 s CPU: x{57.0 / median_cpu:.1f}")
     load = os.getloadavg()
     print(f"load average after: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     return 0
