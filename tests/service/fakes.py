@@ -129,35 +129,20 @@ class FakeNova(FakeCloud):
         target = self.migrating.pop(server_id)
         if status == "completed":
             self.placement[server_id] = target
-        last = self.records[server_id][-1]
-        self.records[server_id][-1] = Migration(
-            id=last.id,
-            uuid=None,
-            server_id=server_id,
-            status=status,
-            source=last.source,
-            dest=last.dest,
-            created_at=last.created_at,
-            updated_at=datetime.now(UTC),
-        )
+        self._set_last_status(server_id, status)
 
     def wait_migration(self, server_id, timeout_s):
         self._fault("wait_migration")
         status = super().wait_migration(server_id, timeout_s)
         records = self.records.get(server_id)
         if records and records[-1].status == "running" and server_id not in self.migrating:
-            last = records[-1]
-            records[-1] = Migration(
-                id=last.id,
-                uuid=None,
-                server_id=server_id,
-                status=status,
-                source=last.source,
-                dest=last.dest,
-                created_at=last.created_at,
-                updated_at=datetime.now(UTC),
-            )
+            self._set_last_status(server_id, status)
         return status
+
+    def _set_last_status(self, server_id, status):
+        """Nova's record of the server's last migration, now with ``status``."""
+        records = self.records[server_id]
+        records[-1] = replace(records[-1], status=status, updated_at=datetime.now(UTC))
 
     def disable_host(self, host, reason):
         self.disable_service(host, reason)
