@@ -17,7 +17,6 @@ import bcrypt
 import pytest
 
 from neat.config import PowerSettings, ServiceConfig
-from neat.db import migrate
 from neat.db.store import Store
 from neat.decision.limits import SERVICE_DEFAULTS
 from neat.decision.policy import parse_policy
@@ -60,14 +59,6 @@ def bmc(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         _stop(proc)
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    url = f"sqlite:///{tmp_path / 'neat.db'}"
-    migrate.upgrade(url)
-    with Store.from_url(url) as s:
-        yield s
 
 
 def record(
