@@ -18,6 +18,7 @@ from typing import Any
 import matplotlib as mpl
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure as MplFigure
 
 #: Raster resolution of the PNGs (the SVG and PDF are vector).
@@ -159,6 +160,22 @@ def per_day_matrix(series: pd.DataFrame, column: str) -> tuple[np.ndarray, np.nd
     return hours(per_day[0].iloc[:steps]), values
 
 
+def note_box(ax: Axes, text: str, *, top: bool) -> None:
+    """A boxed note in the right-hand corner of ``ax``, at its top or its bottom."""
+    ax.text(
+        0.99,
+        0.97 if top else 0.02,
+        text,
+        transform=ax.transAxes,
+        ha="right",
+        va="top" if top else "bottom",
+        fontsize=8.5,
+        color="#3b3b3b",
+        bbox={"boxstyle": "round,pad=0.25", "fc": "white", "ec": "#c8c8c8", "lw": 0.6},
+        zorder=6,
+    )
+
+
 __all__ = [
     "BOUND_COLOR",
     "DPI",
@@ -168,6 +185,7 @@ __all__ = [
     "group_label",
     "hourly_mean",
     "hours",
+    "note_box",
     "per_day_matrix",
     "policy_styles",
     "render",

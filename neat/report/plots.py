@@ -15,7 +15,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure as MplFigure
 
-from neat.report.drawing import BOUND_COLOR, STYLE, Figure, group_label, policy_styles
+from neat.report.drawing import BOUND_COLOR, STYLE, Figure, group_label, note_box, policy_styles
 from neat.report.tables import METRICS, TIMES, Metric
 from neat.report.timeseries import hosts_figure, lines_to_draw, migrations_figure, power_figure
 
@@ -263,18 +263,7 @@ def tradeoff_figure(
         )
         if far.size:
             named = ", ".join(f"{labels[i]} {x[i]:,.1f} kWh (SLAV {slav.format(y[i] / slav.scale)})" for i in far)
-            ax.text(
-                0.99,
-                0.02,
-                f"off the chart to the right: {named}",
-                transform=ax.transAxes,
-                ha="right",
-                va="bottom",
-                fontsize=8.5,
-                color="#3b3b3b",
-                bbox={"boxstyle": "round,pad=0.25", "fc": "white", "ec": "#c8c8c8", "lw": 0.6},
-                zorder=6,
-            )
+            note_box(ax, f"off the chart to the right: {named}", top=False)
         ax.set_ylim(-0.06 * top, top * 1.12)
         ax.set_xlim(left, right)
         days = "median over days" if many_days else "one day"

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 import matplotlib as mpl
 import numpy as np
 import pandas as pd
-from matplotlib.axes import Axes
 from matplotlib.figure import Figure as MplFigure
 
 from neat.report.drawing import (
@@ -26,6 +25,7 @@ from neat.report.drawing import (
     group_label,
     hourly_mean,
     hours,
+    note_box,
     per_day_matrix,
     policy_styles,
 )
@@ -155,7 +155,7 @@ def _day_figure(
                 )
             if far:
                 named = ", ".join(f"{line.label} {float(np.median(curves[line.policy, day].y)):,.0f}" for line in far)
-                _note_above(ax, f"\u2191 above the chart: {named} {unit}")
+                note_box(ax, f"\u2191 above the chart: {named} {unit}", top=True)
             ax.set_title(f"Day {day}" if day is not None else f"Median over {plural(len(days), 'day')}", loc="left")
             ax.set_ylabel(ylabel)
         axes[0].set_ylim(0, top * 1.12)
@@ -175,21 +175,6 @@ def _day_figure(
     if len(panels) == 1 and len(days) > 1:
         note += " Shaded around each line: the middle half of the days (25th to 75th percentile)."
     return fig, note
-
-
-def _note_above(ax: Axes, text: str) -> None:
-    ax.text(
-        0.99,
-        0.97,
-        text,
-        transform=ax.transAxes,
-        ha="right",
-        va="top",
-        fontsize=8.5,
-        color="#3b3b3b",
-        bbox={"boxstyle": "round,pad=0.25", "fc": "white", "ec": "#c8c8c8", "lw": 0.6},
-        zorder=6,
-    )
 
 
 def hosts_figure(

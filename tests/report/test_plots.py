@@ -196,6 +196,10 @@ def test_tradeoff_names_far_baselines_in_a_note() -> None:
     tradeoff = figures(*CASES["ordinary"])[1]
     # DVFS's 60 kWh is within 60 % of the span beyond the policies (48..51 kWh, bound 20): drawn
     assert "Off the chart to the right (named in the corner): npa." in tradeoff.caption
+    notes = [t for ax in tradeoff.drawing.axes for t in ax.texts if t.get_text().startswith("off the chart")]
+    assert len(notes) == 1
+    assert notes[0].get_text().startswith("off the chart to the right: npa ")
+    assert (notes[0].get_position(), notes[0].get_va()) == ((0.99, 0.02), "bottom")
     many = figures(*CASES["many"])[1]
     assert "Points are numbered; the key beside the chart names them." in many.caption
 
