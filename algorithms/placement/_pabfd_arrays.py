@@ -32,11 +32,14 @@ BoolArray = NDArray[np.bool_]
 #: :func:`reprice` derives from it.
 CPU, PE, RAM, CAPACITY, STEPS, BASELINE, TENTH = range(7)
 USED_CPU, USED_RAM, ON = 7, 8, 9
-BEFORE, OFFSET, RATE_NEAR, RATE_FAR = 10, 11, 12, 13
+BEFORE, OFFSET, RATE_NOW, RATE_FAR = 10, 11, 12, 13
 HOST_NV = 14
 #: Power at full load under "efficiency" pricing (a switched-off host's price per dominant share), else 0.
 EFFICIENCY = 15
-N_HOST_ROWS = 16
+#: Derived by :func:`reprice` for the bound of a demand up to TENTH: watts per MIPS of the next
+#: segment, and the MIPS left in the current one.
+RATE_NEXT, SEGMENT_ROOM = 16, 17
+N_HOST_ROWS = 18
 #: Rows of ``RoundArrays.vm``.
 VM_MIPS, VM_CPU, VM_CAPPED, VM_RAM, VM_NV, VM_STEPS = range(6)
 #: Positions in ``RoundArrays.options``.
@@ -57,8 +60,10 @@ class RoundArrays(NamedTuple):
         the host history; with STEPS, it follows the guard's assignments), EFFICIENCY (watts per
         the power at full load under "efficiency" pricing, else 0). Derived by
         :func:`reprice`: BEFORE (power a placement's increase is measured from), OFFSET
-        (power at the used CPU less BEFORE), RATE_NEAR and RATE_FAR (least watts per MIPS a
-        demand up to TENTH, or any demand, can add).
+        (power at the used CPU less BEFORE), RATE_NOW, RATE_NEXT and SEGMENT_ROOM (watts per
+        MIPS of the current power-table segment and of the next, MIPS left in the current one:
+        the exact increase of a demand up to TENTH, less OFFSET), RATE_FAR (least watts per MIPS
+        any demand can add).
     power_w : float array (n_hosts, 11)
     host_history : float array (n_hosts, window)
         Utilization history of each host with its planned VMs; the guard's assignments add to it.
@@ -182,12 +187,15 @@ def idle(a: RoundArrays, h: int) -> bool:
 
 @jit
 def reprice(a: RoundArrays, h: int) -> None:
-    """Derive BEFORE, OFFSET, RATE_NEAR and RATE_FAR of host ``h`` from its state.
+    """Derive BEFORE, OFFSET, RATE_NOW, RATE_NEXT, SEGMENT_ROOM and RATE_FAR of host ``h`` from its state.
 
     BEFORE is 0 W for a switched-off host priced in full, else the frozen BASELINE or the power
-    at its used CPU. A demand of ``d`` MIPS that fits raises the power by at least
-    ``OFFSET + d * RATE`` (the table is linear in segments of 10 %, and a demand up to TENTH
-    spans the current segment and the next at most). Call after every change of USED_CPU or ON.
+    at its used CPU. The table is linear in segments of 10 %, and a demand of ``d`` MIPS up to
+    TENTH spans the current segment and the next at most: it raises the power by
+    ``OFFSET + RATE_NOW * min(d, SEGMENT_ROOM) + RATE_NEXT * max(d - SEGMENT_ROOM, 0)``, exactly
+    but for rounding (the power is flat beyond full load, as :func:`power_at` clamps). Any demand
+    that fits raises it by at least ``OFFSET + d * RATE_FAR``. Call after every change of
+    USED_CPU or ON.
     """
     host, table = a.host, a.power_w
     if host[h, EFFICIENCY] > 0 and host[h, ON] == 0:
@@ -195,7 +203,8 @@ def reprice(a: RoundArrays, h: int) -> None:
         # dominant share of it, at least the CPU share: the bound's rate is full power per MIPS
         host[h, BEFORE] = math.nan
         host[h, OFFSET] = a.options[EMPTY_BASE_W]
-        host[h, RATE_NEAR] = host[h, RATE_FAR] = host[h, EFFICIENCY] / host[h, CPU]
+        host[h, RATE_NOW] = host[h, RATE_NEXT] = host[h, RATE_FAR] = host[h, EFFICIENCY] / host[h, CPU]
+        host[h, SEGMENT_ROOM] = math.inf
         return
     now = power_at(table, h, host[h, USED_CPU] / host[h, CPU])
     if a.options[EMPTY_FULL] != 0 and host[h, ON] == 0:
@@ -206,10 +215,14 @@ def reprice(a: RoundArrays, h: int) -> None:
         host[h, BEFORE] = now
     host[h, OFFSET] = now - host[h, BEFORE]
     segment = min(max(math.floor(host[h, USED_CPU] / host[h, CPU] * 10.0), 0), 9)
-    near = far = table[h, segment + 1] - table[h, segment]
-    if segment < 9:
-        near = min(near, table[h, segment + 2] - table[h, segment + 1])
+    now_w = far = table[h, segment + 1] - table[h, segment]
+    next_w = table[h, segment + 2] - table[h, segment + 1] if segment < 9 else 0.0
     for k in range(segment + 1, 10):
         far = min(far, table[h, k + 1] - table[h, k])
-    host[h, RATE_NEAR] = near * 10.0 / host[h, CPU]
+    room = (segment + 1) * host[h, CPU] / 10.0 - host[h, USED_CPU]
+    if room < 0.0:  # used beyond full load, where the power is flat
+        now_w, room = 0.0, 0.0
+    host[h, RATE_NOW] = now_w * 10.0 / host[h, CPU]
+    host[h, RATE_NEXT] = next_w * 10.0 / host[h, CPU]
+    host[h, SEGMENT_ROOM] = room
     host[h, RATE_FAR] = far * 10.0 / host[h, CPU]

@@ -36,7 +36,9 @@ from algorithms.placement._pabfd_arrays import (
     PE,
     RAM,
     RATE_FAR,
-    RATE_NEAR,
+    RATE_NEXT,
+    RATE_NOW,
+    SEGMENT_ROOM,
     SLACK_W,
     STEPS,
     TENTH,
@@ -84,6 +86,18 @@ def _increase(host: FloatArray, power: FloatArray, h: int, cpu: float, ram: floa
     if math.isnan(host[h, BEFORE]):  # switched off, priced by efficiency (see reprice)
         return host[h, OFFSET] + host[h, EFFICIENCY] * max(cpu / host[h, CPU], ram / host[h, RAM])
     return power_at(power, h, (used + cpu) / host[h, CPU]) - host[h, BEFORE]
+
+
+@jit
+def _bound(host: FloatArray, h: int, cpu: float) -> float:
+    """A lower bound on host ``h``'s power increase with ``cpu`` MIPS more, but for rounding
+    (:func:`algorithms.placement._pabfd_arrays.reprice`): exact for a demand up to TENTH."""
+    if cpu > host[h, TENTH]:
+        return host[h, OFFSET] + cpu * host[h, RATE_FAR]
+    room = host[h, SEGMENT_ROOM]
+    if cpu <= room:
+        return host[h, OFFSET] + cpu * host[h, RATE_NOW]
+    return host[h, OFFSET] + room * host[h, RATE_NOW] + (cpu - room) * host[h, RATE_NEXT]
 
 
 @jit
@@ -162,10 +176,8 @@ def _collect(a: RoundArrays, w: Workspace, vm: int, excluded: BoolArray, after: 
                 h = listed[k]
                 if excluded[h]:
                     continue
-                if count == TOP:  # skip the host if even its lower bound cannot rank
-                    rate = host[h, RATE_NEAR] if cpu <= host[h, TENTH] else host[h, RATE_FAR]
-                    if host[h, OFFSET] + cpu * rate - slack > top_increase[TOP - 1]:
-                        continue
+                if count == TOP and _bound(host, h, cpu) - slack > top_increase[TOP - 1]:
+                    continue  # even its lower bound cannot rank
                 increase = _increase(host, power, h, cpu, ram)
                 if increase < math.inf and (increase > after or (increase == after and h > after_host)):
                     count = _offer(top_increase, top_host, count, increase, h)
