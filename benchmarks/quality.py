@@ -167,27 +167,21 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for scenario in args.scenario:
         for costs in args.costs:
-            medians: dict[str, dict[str, float]] = {}
-            for policy in args.policy:
-                group = [r for r in runs if (r.scenario, r.costs, r.policy) == (scenario, costs, policy)]
-                fields = ("energy_kwh", "bound_kwh", "gap", "ram_binds", "slatah", "pdm", "slav", "migrations", "wakes")
-                medians[policy] = {f: statistics.median(getattr(r, f) for r in group) for f in fields}
+            fields = ("energy_kwh", "bound_kwh", "gap", "ram_binds", "slatah", "pdm", "slav", "migrations", "wakes")
+            here = [r for r in runs if (r.scenario, r.costs) == (scenario, costs)]
+            groups = {p: [r for r in here if r.policy == p] for p in args.policy}
+            medians = {p: {f: statistics.median(getattr(r, f) for r in g) for f in fields} for p, g in groups.items()}
             consolidating = [(p, m["gap"], m["slav"], m["migrations"]) for p, m in medians.items() if p != "dvfs"]
             on_front = front(consolidating) if args.sweep else set()
             for policy, m in medians.items():
-                group = [r for r in runs if (r.scenario, r.costs, r.policy) == (scenario, costs, policy)]
-
-                def med(field: str, m: dict[str, float] = m) -> float:
-                    return m[field]
-
-                gaps = [r.gap for r in group]
-                binds = "RAM" if med("ram_binds") > 0.5 else "CPU"
+                gaps = [r.gap for r in groups[policy]]
+                binds = "RAM" if m["ram_binds"] > 0.5 else "CPU"
                 mark = " (front)" if policy in on_front else ""
                 print(
                     f"| {scenario} | {costs} | {cell(labels.get(policy, policy))}{mark} "
-                    f"| {med('energy_kwh'):.1f} | {med('bound_kwh'):.1f} "
-                    f"| {med('gap'):+.1%} ({min(gaps):+.1%} to {max(gaps):+.1%}) | {binds} | {med('slatah'):.4f} "
-                    f"| {med('pdm'):.5f} | {med('slav'):.2e} | {med('migrations'):.0f} | {med('wakes'):.0f} |"
+                    f"| {m['energy_kwh']:.1f} | {m['bound_kwh']:.1f} "
+                    f"| {m['gap']:+.1%} ({min(gaps):+.1%} to {max(gaps):+.1%}) | {binds} | {m['slatah']:.4f} "
+                    f"| {m['pdm']:.5f} | {m['slav']:.2e} | {m['migrations']:.0f} | {m['wakes']:.0f} |"
                 )
     if args.per_day:
         print("\n| scenario | costs | policy | day | energy kWh | gap | SLAV | migrations | wakes | wall s |")
