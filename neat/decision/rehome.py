@@ -103,8 +103,7 @@ def rehome(rnd: _Round, saving_w: float) -> None:
     ).reshape(candidates.size, n_classes)
     saving = np.where(fits & efficient, p_now[:, None] - p_c, -np.inf)
     saving[saving < saving_w] = -np.inf
-    ok = np.isfinite(saving).any(axis=1)
-    if not ok.any():
+    if not np.isfinite(saving).any():
         return
     # the guard: the candidate's history rescaled to each class's capacity, where it is still a choice
     ks, cs = np.nonzero(np.isfinite(saving))
@@ -115,8 +114,7 @@ def rehome(rnd: _Round, saving_w: float) -> None:
     refused, _ = policy.guard.evaluate(history, n_valid, rnd.host_steps[source], take_state(rnd.detector_state, source))
     saving[ks[refused], cs[refused]] = -np.inf
 
-    free = np.bincount(klass, minlength=n_classes)
-    next_free = {c: list(idle_index[klass == c]) for c in range(n_classes)}
+    free = [list(idle_index[klass == c]) for c in range(n_classes)]  # each class's free hosts, ascending
     order = np.argsort(-saving.max(axis=1), kind="stable")
     for k in order:
         row = saving[k]
@@ -125,10 +123,9 @@ def rehome(rnd: _Round, saving_w: float) -> None:
         for c in np.argsort(-row, kind="stable"):
             if not np.isfinite(row[c]):
                 break
-            if free[c] == 0:
+            if not free[c]:
                 continue
-            target = int(next_free[c].pop(0))
-            free[c] -= 1
+            target = int(free[c].pop(0))
             h = int(candidates[k])
             on_host = np.flatnonzero(plan == h)
             vms = on_host[np.argsort(rnd.plan_stamp[on_host], kind="stable")]
