@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from algorithms.base import HostTable
@@ -53,14 +55,14 @@ def test_no_rehoming_without_the_saving_or_when_it_is_off() -> None:
 
 
 def test_no_rehoming_onto_a_host_that_cannot_hold_the_vms() -> None:
-    # 5000 MB of RAM do not fit 4096 MB: host 0 must have more; give it 8192 MB and the others 4096
-    big = inputs([0.1, 0.1], [2500.0, 2500.0], host_ram_mb=4096.0)
+    """Host 0 has 6000 MB and holds 4200 MB; hosts 1 and 2 would be cheaper (84 W against 110 W)
+    and more efficient (120 W x 4200/4096 = 123 W against 200 W x 4200/6000 = 140 W), but their
+    4096 MB cannot hold the VMs: nothing moves."""
+    big = inputs([0.1, 0.1], [2100.0, 2100.0], host_ram_mb=4096.0)
     hosts = big.hosts
     roomy = HostTable(
-        cpu_mips=hosts.cpu_mips, pe_mips=hosts.pe_mips, ram_mb=np.array([8192.0, 4096.0, 4096.0]), power_w=hosts.power_w
+        cpu_mips=hosts.cpu_mips, pe_mips=hosts.pe_mips, ram_mb=np.array([6000.0, 4096.0, 4096.0]), power_w=hosts.power_w
     )
-    from dataclasses import replace
-
     assert decide(replace(big, hosts=roomy), policy(3.0)).n_moves == 0  # type: ignore[arg-type]
 
 
@@ -76,8 +78,6 @@ def test_no_rehoming_to_a_type_that_is_cheaper_only_while_idle() -> None:
         ram_mb=np.full(3, 1e6),
         power_w=np.array([g5, g4, g4]),
     )
-    from dataclasses import replace
-
     assert decide(replace(base, hosts=hosts), policy(3.0)).n_moves == 0  # type: ignore[arg-type]
     # the same hosts with RAM binding instead (VMs of 1500 MB on 4096 MB hosts): host 0 is replaced
     ram_bound = HostTable(
