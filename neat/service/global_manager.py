@@ -618,7 +618,7 @@ class GlobalManager:
         hosts: Sequence[ComputeHost],
         servers: Sequence[Server],
         aggregates: Mapping[str, Sequence[str]] | None,
-        at: datetime | None = None,
+        at: datetime,
     ) -> list[Server]:
         """Store the cloud's hosts and servers, prune those gone; the servers on a known host.
 
