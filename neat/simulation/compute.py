@@ -34,6 +34,7 @@ from neat.execution.executor import COMPLETED, MigrationTimedOut, SchedulerRejec
 
 IntArray = NDArray[np.intp]
 FloatArray = NDArray[np.float64]
+BoolArray = NDArray[np.bool_]
 
 
 class Timeline(Protocol):
@@ -138,6 +139,12 @@ class SimulatedCompute:
         self.last_of_vm: dict[int, Migration] = {}
         self.started = 0
         self.vm_last_migrated_s = np.full(vm_host.shape[0], np.nan)
+        # VMs per host, their RAM and the RAM migrating in, kept as the placement changes (sums of
+        # whole MB, as VM sizes are, are exact; others within rounding of a sum over the VMs)
+        placed = vm_host >= 0
+        self.host_vms = np.bincount(vm_host[placed], minlength=n_hosts)
+        self.host_vm_ram_mb = np.bincount(vm_host[placed], weights=vm_ram_mb[placed], minlength=n_hosts)
+        self.host_incoming_ram_mb = np.zeros(n_hosts)
         self.on_start: Callable[[Migration], None] | None = None
 
     # -- what the decision reads ------------------------------------------------------------
@@ -156,6 +163,13 @@ class SimulatedCompute:
                 np.array([m.target for m in self.in_flight], dtype=np.intp),
             )
         return self._moving_arrays
+
+    def destroy(self, vms: BoolArray) -> None:
+        """Remove the VMs of the mask (n_vms,) from their hosts for good (CloudSim's idle VMs)."""
+        hosts = self.vm_host[vms]
+        np.subtract.at(self.host_vms, hosts, 1)
+        np.subtract.at(self.host_vm_ram_mb, hosts, self.vm_ram_mb[vms])
+        self.vm_host[vms] = -1
 
     # -- the Compute protocol ---------------------------------------------------------------
     def server_host(self, server: int) -> int | None:
@@ -181,8 +195,7 @@ class SimulatedCompute:
         if busy and not self.chained_migrations:
             raise ServerBusy(f"VM {vm} is migrating to host {latest.target}")  # type: ignore[union-attr]
         if self.host_ram_mb is not None:
-            incoming = sum(self.vm_ram_mb[m.vm] for m in self.in_flight if m.target == target)
-            used = float(self.vm_ram_mb[self.vm_host == target].sum()) + incoming
+            used = float(self.host_vm_ram_mb[target] + self.host_incoming_ram_mb[target])
             if used + self.vm_ram_mb[vm] > self.host_ram_mb[target]:
                 raise SchedulerRejected(f"host {target} has not the RAM for VM {vm}")
         self.timeline.before_change(self.clock_s)
@@ -197,6 +210,7 @@ class SimulatedCompute:
         source = latest.target if busy else int(self.vm_host[vm])  # type: ignore[union-attr]
         migration = Migration(vm, source, target, self.clock_s, self.clock_s + duration)
         self.in_flight.append(migration)
+        self.host_incoming_ram_mb[target] += self.vm_ram_mb[vm]
         self._moving_arrays = None
         heapq.heappush(self._ends, migration.end_s)
         self.last_of_vm[vm] = migration
@@ -216,6 +230,8 @@ class SimulatedCompute:
         return COMPLETED
 
     def servers_on(self, host: int) -> Sequence[int]:
+        if self.host_vms[host] == 0:
+            return []
         result: list[int] = np.flatnonzero(self.vm_host == host).tolist()
         return result
 
@@ -289,6 +305,12 @@ class SimulatedCompute:
         self.in_flight = [m for m in self.in_flight if m.end_s != time_s]
         self._moving_arrays = None
         for m in ending:  # in start order: a VM moved twice ends on its last target
+            here, ram = self.vm_host[m.vm], self.vm_ram_mb[m.vm]
+            self.host_vms[here] -= 1
+            self.host_vms[m.target] += 1
+            self.host_vm_ram_mb[here] -= ram
+            self.host_vm_ram_mb[m.target] += ram
+            self.host_incoming_ram_mb[m.target] -= ram
             self.vm_host[m.vm] = m.target
             self.vm_stamp[m.vm] = self.next_stamp
             self.next_stamp += 1

@@ -220,7 +220,7 @@ class _Run:
             # CloudSim removes every VM requesting 0 MIPS at an update, before the decision
             idle = (u_now == 0) & (compute.vm_host >= 0)
             idle[compute.migrating()] = False
-            compute.vm_host[idle] = -1
+            compute.destroy(idle)
         self.vm_history[:, :-1] = self.vm_history[:, 1:]
         self.vm_history[:, -1] = u_now
         self.vm_n_valid = np.minimum(self.vm_n_valid + 1, HISTORY_WINDOW)
@@ -381,7 +381,7 @@ class _Run:
         if sim.mode.destroy_idle_vms:  # VMs still migrating are spared
             idle = (sim.utilization_at(time_s) == 0) & (compute.vm_host >= 0)
             idle[in_flight] = False
-            compute.vm_host[idle] = -1
+            compute.destroy(idle)
 
     def tick(self, time_s: float) -> None:
         self.observe(self.ticks_seen, decide_now=False)

@@ -1,5 +1,5 @@
 """Real costs: the pre-copy migration model, host power states in the simulated compute, their energy,
-and the simulator with them on and off."""
+and the simulator with them on and off; the simulated compute's RAM check."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 
 from neat.decision import CLOUDSIM, NEAT, named_policy
 from neat.decision.migration import CLOUDSIM_MIGRATION, PRECOPY_MIGRATION, MigrationModel, migration_time_s
+from neat.execution.executor import SchedulerRejected
 from neat.scenario import FREE_COSTS, REAL_COSTS, ScenarioError, cloudsim_standard, costs_from_table, load_scenario
 from neat.simulation.accounting import Accounting
 from neat.simulation.allocation import allocate_numpy
@@ -170,3 +171,28 @@ def test_a_costs_table_starts_from_a_model_and_overrides_keys(tmp_path) -> None:
         ScenarioError, match=r"\[costs\] has an unknown key 'resume_seconds' \(did you mean 'resume_s'\?\)"
     ):
         load_scenario(path)
+
+
+def test_the_ram_check_counts_the_vms_placed_migrating_in_and_destroyed() -> None:
+    """Host 2 (3100 MB) takes VMs 0 and 2 (512 + 2048 MB); VM 1 (1024 MB) fits only once VM 0 is gone."""
+    compute = SimulatedCompute(
+        np.array([0, 0, 1], dtype=np.intp),
+        np.array([512.0, 1024.0, 2048.0]),
+        np.array([4096.0, 4096.0, 3100.0]),
+        np.array([1000.0, 1000.0, 1000.0]),
+        Clock(),
+    )
+    compute.live_migrate(0, 2)
+    compute.live_migrate(2, 2)
+    with pytest.raises(SchedulerRejected, match="has not the RAM for VM 1"):
+        compute.live_migrate(1, 2)  # the RAM still migrating in counts
+    compute.wait_migration(0, math.inf)
+    compute.wait_migration(2, math.inf)
+    assert [compute.servers_on(h) for h in range(3)] == [[1], [], [0, 2]]
+    with pytest.raises(SchedulerRejected, match="has not the RAM for VM 1"):
+        compute.live_migrate(1, 2)
+    compute.destroy(np.array([True, False, False]))
+    assert [compute.servers_on(h) for h in range(3)] == [[1], [], [2]]
+    compute.live_migrate(1, 2)
+    compute.wait_migration(1, math.inf)
+    assert compute.servers_on(2) == [1, 2] and compute.servers_on(0) == []
