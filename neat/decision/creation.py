@@ -3,7 +3,7 @@
 Each VM is one call of the policy's placer whose guard sees the new VM alone (VMs created before it
 have no workload yet): CloudSim's initial placement. Where the policy's round is compiled
 (:func:`neat.decision.kernels.compiled.compiled_round`), the whole sequence is one kernel call
-(:func:`neat.decision.kernels.placement_kernel.create`) with the same results.
+(:func:`neat.decision.kernels.creation_kernel.create`) with the same results.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from algorithms.base import HostTable, PlacementRequest
-from algorithms.placement._pabfd_arrays import pack_round
+from algorithms.placement._pabfd_arrays import RoundArrays, pack_round
 from neat.decision.guard import DetectorGuard
 from neat.decision.kernels.compiled import compiled_round
-from neat.decision.kernels.placement_kernel import create
+from neat.decision.kernels.creation_kernel import create
 from neat.decision.policy import Policy
 
 FloatArray = NDArray[np.float64]
@@ -38,29 +38,7 @@ def place_at_creation(
     mode = policy.mode
     baseline = mode.pricing_baseline(np.zeros(n_hosts))
     if compiled_round(policy):
-        assert policy.kernels is not None
-        placer_kernel, _, detector_kernel, _ = policy.kernels
-        arrays = pack_round(
-            hosts,
-            placer_kernel,
-            detector_kernel,
-            steps=np.zeros(n_hosts),
-            host_n_valid=np.zeros(n_hosts, dtype=np.intp),
-            trim_leading_zeros=mode.trim_leading_zeros,
-            baseline_utilization=baseline,
-            used_cpu=np.zeros(n_hosts),
-            used_ram=np.zeros(n_hosts),
-            active=np.zeros(n_hosts, dtype=np.bool_),
-            vm_mips=vm_mips,
-            vm_cpu=vm_mips,
-            vm_capped=vm_mips,
-            vm_ram=vm_ram_mb,
-            vm_n_valid=np.ones(n_vms, dtype=np.intp),
-            vm_steps=vm_steps,
-            vm_history=np.ones((n_vms, 1)),  # at creation a VM asks for its full MIPS
-            host_history=np.zeros((n_hosts, 1)),  # and the VMs created before it for nothing
-            host_state=policy.guard.kernel_state(None, n_hosts),
-        )
+        arrays = creation_arrays(hosts, policy, vm_mips, vm_ram_mb, vm_steps)
         result: IntArray = create(arrays)
         return result
     vm_host = np.full(n_vms, -1, dtype=np.intp)
@@ -101,4 +79,35 @@ def place_at_creation(
     return vm_host
 
 
-__all__ = ["place_at_creation"]
+def creation_arrays(
+    hosts: HostTable, policy: Policy, vm_mips: FloatArray, vm_ram_mb: FloatArray, vm_steps: FloatArray
+) -> RoundArrays:
+    """The compiled creation's inputs (:func:`neat.decision.kernels.creation_kernel.create`), for a
+    policy whose round is compiled; arguments as :func:`place_at_creation`'s."""
+    assert policy.kernels is not None
+    placer_kernel, _, detector_kernel, _ = policy.kernels
+    n_hosts, n_vms = hosts.cpu_mips.shape[0], vm_mips.shape[0]
+    return pack_round(
+        hosts,
+        placer_kernel,
+        detector_kernel,
+        steps=np.zeros(n_hosts),
+        host_n_valid=np.zeros(n_hosts, dtype=np.intp),
+        trim_leading_zeros=policy.mode.trim_leading_zeros,
+        baseline_utilization=policy.mode.pricing_baseline(np.zeros(n_hosts)),
+        used_cpu=np.zeros(n_hosts),
+        used_ram=np.zeros(n_hosts),
+        active=np.zeros(n_hosts, dtype=np.bool_),
+        vm_mips=vm_mips,
+        vm_cpu=vm_mips,
+        vm_capped=vm_mips,
+        vm_ram=vm_ram_mb,
+        vm_n_valid=np.ones(n_vms, dtype=np.intp),
+        vm_steps=vm_steps,
+        vm_history=np.ones((n_vms, 1)),  # at creation a VM asks for its full MIPS
+        host_history=np.zeros((n_hosts, 1)),  # and the VMs created before it for nothing
+        host_state=policy.guard.kernel_state(None, n_hosts),
+    )
+
+
+__all__ = ["creation_arrays", "place_at_creation"]

@@ -7,8 +7,7 @@ tens of thousands of sequential placements a day the call overhead dominates. Th
 the same greedy loop as scalar code:
 
 - :func:`place_selected` places the VMs selected off overloaded hosts (PABFD's loop);
-- :func:`evacuate` takes the underloaded hosts in order and moves all of a host's VMs or none;
-- :func:`create` places VMs one by one at their creation.
+- :func:`evacuate` takes the underloaded hosts in order and moves all of a host's VMs or none.
 
 Both make the same choices as the NumPy path, bit for bit: each VM goes where
 :func:`algorithms.placement._pabfd_search.best_host` says, placements within a call are priced against
@@ -244,26 +243,3 @@ def evacuate(
         for i in range(first, n_moved):
             excluded_source[moved[1, i]] = True
     return moved[:, :n_moved]
-
-
-@jit
-def create(a: RoundArrays) -> IntArray:
-    """Host of every VM (n_vms,), placed in index order at creation; -1 from the first VM that fits nowhere on.
-
-    Each VM is one :func:`~algorithms.placement._pabfd_search.best_host` call; the guard sees the
-    new VM alone (``a.host_history`` is not updated).
-    """
-    n_vms = a.vm.shape[1]
-    vm_host = np.full(n_vms, -1, dtype=np.intp)
-    excluded = np.zeros(a.host.shape[0], dtype=np.bool_)
-    w = index_hosts(a, excluded)
-    for vm in range(n_vms):
-        h = best_host(a, w, vm, excluded)
-        if h < 0:
-            break
-        vm_host[vm] = h
-        a.host[h, USED_CPU] += a.vm[VM_CPU, vm]
-        a.host[h, USED_RAM] += a.vm[VM_RAM, vm]
-        a.host[h, ON] = 1.0
-        update_host(a, w, excluded, h)
-    return vm_host
