@@ -118,9 +118,10 @@ class SimulatedCompute:
         self.next_stamp = vm_host.shape[0]
         self.disabled = np.zeros(n_hosts, dtype=np.bool_)
         self.clock_s = 0.0
-        self.in_flight: list[Migration] = []
+        self.in_flight: dict[int, Migration] = {}  # by start number, in start order
+        self._ending: dict[float, list[int]] = {}  # start numbers of the migrations ending at each end time
         self._moving_arrays: tuple[IntArray, IntArray] | None = None
-        self._ends: list[float] = []  # a heap of the in-flight migrations' end times
+        self._ends: list[float] = []  # a heap of the in-flight migrations' end times, each once
         self.migration = migration
         self.utilization = utilization
         # CloudSim's duration in Python floats, as MigrationModel computes it: (RAM in Mbit / share) / link
@@ -139,12 +140,16 @@ class SimulatedCompute:
         self.last_of_vm: dict[int, Migration] = {}
         self.started = 0
         self.vm_last_migrated_s = np.full(vm_host.shape[0], np.nan)
-        # VMs per host, their RAM and the RAM migrating in, kept as the placement changes (sums of
-        # whole MB, as VM sizes are, are exact; others within rounding of a sum over the VMs)
+        # VMs per host, their RAM and the RAM migrating in, kept as the placement changes, as lists
+        # (they change an entry at a time); sums of whole MB, as VM sizes are, are exact, others
+        # within rounding of a sum over the VMs
         placed = vm_host >= 0
-        self.host_vms = np.bincount(vm_host[placed], minlength=n_hosts)
-        self.host_vm_ram_mb = np.bincount(vm_host[placed], weights=vm_ram_mb[placed], minlength=n_hosts)
-        self.host_incoming_ram_mb = np.zeros(n_hosts)
+        self.host_vms: list[int] = np.bincount(vm_host[placed], minlength=n_hosts).tolist()
+        self.host_vm_ram_mb: list[float] = np.bincount(
+            vm_host[placed], weights=vm_ram_mb[placed], minlength=n_hosts
+        ).tolist()
+        self.host_incoming_ram_mb = [0.0] * n_hosts
+        self._vm_ram_mb: list[float] = vm_ram_mb.tolist()
         self.on_start: Callable[[Migration], None] | None = None
 
     # -- what the decision reads ------------------------------------------------------------
@@ -159,16 +164,17 @@ class SimulatedCompute:
     def _moving(self) -> tuple[IntArray, IntArray]:
         if self._moving_arrays is None:
             self._moving_arrays = (
-                np.array([m.vm for m in self.in_flight], dtype=np.intp),
-                np.array([m.target for m in self.in_flight], dtype=np.intp),
+                np.fromiter((m.vm for m in self.in_flight.values()), dtype=np.intp, count=len(self.in_flight)),
+                np.fromiter((m.target for m in self.in_flight.values()), dtype=np.intp, count=len(self.in_flight)),
             )
         return self._moving_arrays
 
     def destroy(self, vms: BoolArray) -> None:
         """Remove the VMs of the mask (n_vms,) from their hosts for good (CloudSim's idle VMs)."""
-        hosts = self.vm_host[vms]
-        np.subtract.at(self.host_vms, hosts, 1)
-        np.subtract.at(self.host_vm_ram_mb, hosts, self.vm_ram_mb[vms])
+        for vm in np.flatnonzero(vms).tolist():
+            host = int(self.vm_host[vm])
+            self.host_vms[host] -= 1
+            self.host_vm_ram_mb[host] -= self._vm_ram_mb[vm]
         self.vm_host[vms] = -1
 
     # -- the Compute protocol ---------------------------------------------------------------
@@ -195,7 +201,7 @@ class SimulatedCompute:
         if busy and not self.chained_migrations:
             raise ServerBusy(f"VM {vm} is migrating to host {latest.target}")  # type: ignore[union-attr]
         if self.host_ram_mb is not None:
-            used = float(self.host_vm_ram_mb[target] + self.host_incoming_ram_mb[target])
+            used = self.host_vm_ram_mb[target] + self.host_incoming_ram_mb[target]
             if used + self.vm_ram_mb[vm] > self.host_ram_mb[target]:
                 raise SchedulerRejected(f"host {target} has not the RAM for VM {vm}")
         self.timeline.before_change(self.clock_s)
@@ -209,10 +215,15 @@ class SimulatedCompute:
         self.migration_energy_j += moved * self.migration.energy_j_per_mb + self.migration.energy_j
         source = latest.target if busy else int(self.vm_host[vm])  # type: ignore[union-attr]
         migration = Migration(vm, source, target, self.clock_s, self.clock_s + duration)
-        self.in_flight.append(migration)
-        self.host_incoming_ram_mb[target] += self.vm_ram_mb[vm]
+        self.in_flight[self.started] = migration
+        self.host_incoming_ram_mb[target] += self._vm_ram_mb[vm]
         self._moving_arrays = None
-        heapq.heappush(self._ends, migration.end_s)
+        ending = self._ending.get(migration.end_s)
+        if ending is None:
+            self._ending[migration.end_s] = [self.started]
+            heapq.heappush(self._ends, migration.end_s)
+        else:
+            ending.append(self.started)
         self.last_of_vm[vm] = migration
         self.started += 1
         if self.on_start is not None:
@@ -301,17 +312,17 @@ class SimulatedCompute:
         self.timeline.before_change(time_s)
         while self._ends and self._ends[0] == time_s:
             heapq.heappop(self._ends)
-        ending = [m for m in self.in_flight if m.end_s == time_s]
-        self.in_flight = [m for m in self.in_flight if m.end_s != time_s]
+        ending = [self.in_flight.pop(number) for number in self._ending.pop(time_s, [])]
         self._moving_arrays = None
+        vm_host = self.vm_host
         for m in ending:  # in start order: a VM moved twice ends on its last target
-            here, ram = self.vm_host[m.vm], self.vm_ram_mb[m.vm]
+            here, ram = int(vm_host[m.vm]), self._vm_ram_mb[m.vm]
             self.host_vms[here] -= 1
             self.host_vms[m.target] += 1
             self.host_vm_ram_mb[here] -= ram
             self.host_vm_ram_mb[m.target] += ram
             self.host_incoming_ram_mb[m.target] -= ram
-            self.vm_host[m.vm] = m.target
+            vm_host[m.vm] = m.target
             self.vm_stamp[m.vm] = self.next_stamp
             self.next_stamp += 1
             self.vm_last_migrated_s[m.vm] = time_s
