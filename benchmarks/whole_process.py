@@ -13,6 +13,13 @@ ones recorded with the reference results (``neat.traces.reference_results``: wal
 time of one run on a shared 2-core machine) and the range reported for CloudSim 4.0's reference runs
 of such a day, 60 to 90 s wall and about 57 s user CPU, which the table says. The load
 average before and after is printed: on a shared machine, read the CPU times first.
+
+CloudSim's command is its example's main, e.g. ``java -cp CLASSES:commons-math3.jar
+org.cloudbus.cloudsim.examples.power.planetlab.LrMmt`` with ``workload/planetlab/DAY`` on the
+class path. Two things to know when comparing: the example logs every event (hundreds of MB a day;
+it runs about twice as fast with its ``enableOutput`` off, which the example hard-codes on), and it
+gives VMs the trace files in directory-listing order, where the reference results (and neat) use
+sorted file names; with the listing's order the results are a different run.
 """
 
 from __future__ import annotations
