@@ -91,8 +91,9 @@ def _lowest(member_of: IntArray, cursor: IntArray, c: int) -> int:
 def create(a: RoundArrays) -> IntArray:
     """Host of every VM (n_vms,), placed in index order at creation; -1 from the first VM that fits nowhere on.
 
-    The same choices as :func:`create_one_by_one`. All hosts must be switched off and empty, as at
-    creation.
+    The same choices as :func:`create_one_by_one`, which it calls where hosts cannot be classed:
+    some are on or hold something already, their histories or states differ, or they are of more
+    kinds than :func:`~algorithms.placement._pabfd_index.index_hosts` classes.
     """
     n_hosts, n_vms = a.host.shape[0], a.vm.shape[1]
     excluded = np.zeros(n_hosts, dtype=np.bool_)
