@@ -34,13 +34,12 @@ def place_at_creation(
     vm_mips, vm_ram_mb : (n_vms,) sizes; a VM asks for its full MIPS and RAM
     vm_steps : (n_vms,) each VM's migration horizon in steps, for predictive detectors
     """
+    if compiled_round(policy):
+        result: IntArray = create(creation_arrays(hosts, policy, vm_mips, vm_ram_mb, vm_steps))
+        return result
     n_hosts, n_vms = hosts.cpu_mips.shape[0], vm_mips.shape[0]
     mode = policy.mode
     baseline = mode.pricing_baseline(np.zeros(n_hosts))
-    if compiled_round(policy):
-        arrays = creation_arrays(hosts, policy, vm_mips, vm_ram_mb, vm_steps)
-        result: IntArray = create(arrays)
-        return result
     vm_host = np.full(n_vms, -1, dtype=np.intp)
     used_cpu = np.zeros(n_hosts)
     used_ram = np.zeros(n_hosts)

@@ -202,15 +202,15 @@ class SimulatedCompute:
             raise ServerBusy(f"VM {vm} is migrating to host {latest.target}")  # type: ignore[union-attr]
         if self.host_ram_mb is not None:
             used = self.host_vm_ram_mb[target] + self.host_incoming_ram_mb[target]
-            if used + self.vm_ram_mb[vm] > self.host_ram_mb[target]:
+            if used + self._vm_ram_mb[vm] > self.host_ram_mb[target]:
                 raise SchedulerRejected(f"host {target} has not the RAM for VM {vm}")
         self.timeline.before_change(self.clock_s)
         if self.migration.dirty_rate_mb_s == 0:
             duration = self._ram_term[vm] / self._link[target]
-            moved = float(self.vm_ram_mb[vm])
+            moved = self._vm_ram_mb[vm]
         else:
             busy_now = float(self.utilization(self.clock_s)[vm]) if self.utilization is not None else 0.0
-            duration, moved = self.migration.transfer_one(float(self.vm_ram_mb[vm]), self._link[target], busy_now)
+            duration, moved = self.migration.transfer_one(self._vm_ram_mb[vm], self._link[target], busy_now)
         self.migrated_mb += moved
         self.migration_energy_j += moved * self.migration.energy_j_per_mb + self.migration.energy_j
         source = latest.target if busy else int(self.vm_host[vm])  # type: ignore[union-attr]

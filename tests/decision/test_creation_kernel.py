@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from algorithms.base import HostTable
-from algorithms.placement._pabfd_arrays import ON, USED_CPU, USED_RAM
+from algorithms.placement._pabfd_arrays import ON, USED_CPU, USED_RAM, RoundArrays
 from algorithms.power import HP_PROLIANT_ML110_G4_W, HP_PROLIANT_ML110_G5_W
 from neat.decision.creation import creation_arrays
 from neat.decision.kernels.creation_kernel import _alike, create, create_one_by_one
@@ -71,10 +71,12 @@ def test_hosts_with_different_histories_are_not_classed() -> None:
 def test_hosts_already_in_use_are_searched_one_by_one() -> None:
     vm_mips, vm_ram_mb = standard_vms(40)
     policy = named_policy("lr-mmt-1.2", NEAT)
-    placed: list[np.ndarray] = []
-    for _ in range(2):
+
+    def with_host_1_in_use() -> RoundArrays:
         arrays = creation_arrays(standard_hosts(30), policy, vm_mips, vm_ram_mb, np.full(40, 0.05))
         arrays.host[1, USED_CPU], arrays.host[1, USED_RAM], arrays.host[1, ON] = 1000.0, 613.0, 1.0
-        placed.append(create(arrays) if not placed else create_one_by_one(arrays))
-    np.testing.assert_array_equal(placed[0], placed[1])
-    assert (placed[0] >= 0).all() and (placed[0] == 1).any()  # the host in use takes VMs too
+        return arrays
+
+    by_class, one_by_one = create(with_host_1_in_use()), create_one_by_one(with_host_1_in_use())
+    np.testing.assert_array_equal(by_class, one_by_one)
+    assert (by_class >= 0).all() and (by_class == 1).any()  # the host in use takes VMs too

@@ -30,11 +30,12 @@ from algorithms.placement._pabfd_arrays import (
     USED_RAM,
     VM_CPU,
     VM_RAM,
+    BoolArray,
     IntArray,
     RoundArrays,
     reprice,
 )
-from algorithms.placement._pabfd_index import INDEX, N_CLASSES, index_hosts, update_host
+from algorithms.placement._pabfd_index import INDEX, N_CLASSES, Workspace, index_hosts, update_host
 from algorithms.placement._pabfd_search import _accepts, _increase, best_host
 from neat.decision.kernels.jit import jit
 
@@ -46,10 +47,15 @@ def create_one_by_one(a: RoundArrays) -> IntArray:
     Each VM is one :func:`~algorithms.placement._pabfd_search.best_host` call; the guard sees the
     new VM alone (``a.host_history`` is not updated).
     """
+    excluded = np.zeros(a.host.shape[0], dtype=np.bool_)
+    return _one_by_one(a, index_hosts(a, excluded), excluded)
+
+
+@jit
+def _one_by_one(a: RoundArrays, w: Workspace, excluded: BoolArray) -> IntArray:
+    """:func:`create_one_by_one` on the hosts ``w`` indexes (by :func:`index_hosts`, unchanged since)."""
     n_vms = a.vm.shape[1]
     vm_host = np.full(n_vms, -1, dtype=np.intp)
-    excluded = np.zeros(a.host.shape[0], dtype=np.bool_)
-    w = index_hosts(a, excluded)
     for vm in range(n_vms):
         h = best_host(a, w, vm, excluded)
         if h < 0:
@@ -100,10 +106,10 @@ def create(a: RoundArrays) -> IntArray:
     w = index_hosts(a, excluded)  # idle classes: hosts of one kind
     kind = w.ints[INDEX]  # index_hosts leaves each idle host's class there: its kind
     if not _alike(a) or w.sizes[N_CLASSES] == 0:
-        return create_one_by_one(a)
+        return _one_by_one(a, w, excluded)
     for h in range(n_hosts):
         if kind[h] < 0 or a.host[h, USED_CPU] != 0 or a.host[h, USED_RAM] != 0 or a.host[h, ON] != 0:
-            return create_one_by_one(a)
+            return _one_by_one(a, w, excluded)
     # classes: the idle hosts of each kind, then (kind, used CPU, used RAM) numbered as they appear;
     # a class's cursor is at most its lowest host
     n_kinds = w.sizes[N_CLASSES]
