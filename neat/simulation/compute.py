@@ -107,7 +107,7 @@ class SimulatedCompute:
         chained_migrations: bool = False,
     ) -> None:
         self.vm_host = vm_host
-        self.vm_ram_mb = vm_ram_mb
+        self.vm_ram_mb: list[float] = vm_ram_mb.tolist()  # read one VM at a time, per migration
         self.host_ram_mb = host_ram_mb
         self.host_bandwidth_mbit_s = host_bandwidth_mbit_s
         self.timeline = timeline
@@ -149,7 +149,6 @@ class SimulatedCompute:
             vm_host[placed], weights=vm_ram_mb[placed], minlength=n_hosts
         ).tolist()
         self.host_incoming_ram_mb = [0.0] * n_hosts
-        self._vm_ram_mb: list[float] = vm_ram_mb.tolist()
         self.on_start: Callable[[Migration], None] | None = None
 
     # -- what the decision reads ------------------------------------------------------------
@@ -174,7 +173,7 @@ class SimulatedCompute:
         for vm in np.flatnonzero(vms).tolist():
             host = int(self.vm_host[vm])
             self.host_vms[host] -= 1
-            self.host_vm_ram_mb[host] -= self._vm_ram_mb[vm]
+            self.host_vm_ram_mb[host] -= self.vm_ram_mb[vm]
         self.vm_host[vms] = -1
 
     # -- the Compute protocol ---------------------------------------------------------------
@@ -202,21 +201,21 @@ class SimulatedCompute:
             raise ServerBusy(f"VM {vm} is migrating to host {latest.target}")  # type: ignore[union-attr]
         if self.host_ram_mb is not None:
             used = self.host_vm_ram_mb[target] + self.host_incoming_ram_mb[target]
-            if used + self._vm_ram_mb[vm] > self.host_ram_mb[target]:
+            if used + self.vm_ram_mb[vm] > self.host_ram_mb[target]:
                 raise SchedulerRejected(f"host {target} has not the RAM for VM {vm}")
         self.timeline.before_change(self.clock_s)
         if self.migration.dirty_rate_mb_s == 0:
             duration = self._ram_term[vm] / self._link[target]
-            moved = self._vm_ram_mb[vm]
+            moved = self.vm_ram_mb[vm]
         else:
             busy_now = float(self.utilization(self.clock_s)[vm]) if self.utilization is not None else 0.0
-            duration, moved = self.migration.transfer_one(self._vm_ram_mb[vm], self._link[target], busy_now)
+            duration, moved = self.migration.transfer_one(self.vm_ram_mb[vm], self._link[target], busy_now)
         self.migrated_mb += moved
         self.migration_energy_j += moved * self.migration.energy_j_per_mb + self.migration.energy_j
         source = latest.target if busy else int(self.vm_host[vm])  # type: ignore[union-attr]
         migration = Migration(vm, source, target, self.clock_s, self.clock_s + duration)
         self.in_flight[self.started] = migration
-        self.host_incoming_ram_mb[target] += self._vm_ram_mb[vm]
+        self.host_incoming_ram_mb[target] += self.vm_ram_mb[vm]
         self._moving_arrays = None
         ending = self._ending.get(migration.end_s)
         if ending is None:
@@ -316,7 +315,7 @@ class SimulatedCompute:
         self._moving_arrays = None
         vm_host = self.vm_host
         for m in ending:  # in start order: a VM moved twice ends on its last target
-            here, ram = int(vm_host[m.vm]), self._vm_ram_mb[m.vm]
+            here, ram = int(vm_host[m.vm]), self.vm_ram_mb[m.vm]
             self.host_vms[here] -= 1
             self.host_vms[m.target] += 1
             self.host_vm_ram_mb[here] -= ram
