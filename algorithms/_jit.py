@@ -106,7 +106,10 @@ def kernel_jit(*folders: Path) -> Callable[[F], F]:
     def decorate(func: F) -> F:
         if numba is None:  # pragma: no cover
             return func
-        dispatcher = numba.njit(cache=True, nogil=True)(func)
+        # error_model="numpy": a float division by zero gives inf or NaN, as in the NumPy paths,
+        # instead of raising; Python's model made a small helper that divides cost several times
+        # as much per call (its error path kept it from being inlined)
+        dispatcher = numba.njit(cache=True, nogil=True, error_model="numpy")(func)
         _compile_unliterally(dispatcher)
         kernel_cache = _kernel_cache(func, stamp)
         if kernel_cache is not None and hasattr(dispatcher, "_cache"):

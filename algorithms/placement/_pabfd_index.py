@@ -21,12 +21,17 @@ import numpy as np
 from algorithms._jit import jit
 from algorithms.placement._pabfd_arrays import (
     BASELINE,
+    BEFORE,
     CAPACITY,
     CPU,
     OFFSET,
     PE,
     RAM,
     RATE_FAR,
+    RATE_NEXT,
+    RATE_NOW,
+    SEGMENT_ROOM,
+    TENTH,
     USED_CPU,
     USED_RAM,
     BoolArray,
@@ -38,7 +43,12 @@ from algorithms.placement._pabfd_arrays import (
 )
 
 #: Rows of ``Workspace.ints``.
-MEMBERS, CLASS_START, NEXT, IN_SCAN, INDEX, BLOCK_HOSTS, BLOCK_COUNT = range(7)
+MEMBERS, CLASS_START, NEXT, IN_SCAN, INDEX, BLOCK_HOSTS, BLOCK_COUNT, SLOT, TABLE = range(9)
+#: Rows of ``Workspace.slots``: what a search reads of a listed host, field by field in listing
+#: order: its room, the fields of its bound, and those of its power increase.
+SLOT_ROOM_CPU, SLOT_ROOM_RAM, SLOT_OFFSET, SLOT_RATE_NOW, SLOT_RATE_NEXT, SLOT_SEGMENT_ROOM = range(6)
+SLOT_RATE_FAR, SLOT_TENTH, SLOT_USED_CPU, SLOT_CPU, SLOT_BEFORE, SLOT_TABLE = range(6, 12)
+N_SLOT_ROWS = 12
 #: Positions in ``Workspace.sizes``.
 N_CLASSES = 0
 #: Hosts per block, and the columns of ``Workspace.blocks``.
@@ -57,13 +67,22 @@ class Workspace(NamedTuple):
 
     Attributes
     ----------
-    ints : intp array (7, n_hosts + 1)
+    ints : intp array (9, n_hosts + 1)
         MEMBERS and CLASS_START: idle hosts grouped by class, ascending (class ``c`` is
         ``MEMBERS[CLASS_START[c]:CLASS_START[c + 1]]``); NEXT: per class, the first member that
         may still be idle (see :func:`restart_classes`); IN_SCAN: 1 for a host searched one by
         one (in use when indexed, or since); BLOCK_HOSTS and BLOCK_COUNT: those hosts by block
-        (block ``b`` lists ``BLOCK_COUNT[b]`` of them from ``BLOCK_HOSTS[b * BLOCK]`` on); INDEX:
-        scratch.
+        (block ``b`` lists ``BLOCK_COUNT[b]`` of them from ``BLOCK_HOSTS[b * BLOCK]`` on); SLOT:
+        each listed host's position in BLOCK_HOSTS; TABLE: the lowest host with the same power
+        table (its row of ``RoundArrays.power_w``, shared by the hosts of a type, stays in
+        cache); INDEX: scratch.
+    slots : float array (N_SLOT_ROWS, n_hosts + 1)
+        Per position in BLOCK_HOSTS, its host's room (SLOT_ROOM_CPU: min(PE, CAPACITY - USED_CPU),
+        SLOT_ROOM_RAM) and the fields of ``RoundArrays.host`` its bound and power increase read
+        (OFFSET, RATE_NOW, RATE_NEXT, SEGMENT_ROOM, RATE_FAR, TENTH, USED_CPU, CPU, BEFORE), and
+        SLOT_TABLE (its TABLE, as a float): a search scans a block's contiguous rows
+        (:func:`algorithms.placement._pabfd_search.block_candidates`), not host rows scattered
+        in memory.
     blocks : float array (n_blocks, 4)
         Over the hosts of each block searched one by one and not excluded: ROOM_CPU (the most
         CPU one can take: min(PE, CAPACITY - USED_CPU)), ROOM_RAM, LEAST_OFFSET and LEAST_RATE
@@ -74,16 +93,22 @@ class Workspace(NamedTuple):
         The cheapest candidates of a search, in (increase, host) order.
     row : float array (window,)
         A host history with the VM added, for the guard.
+    pick, pick_bound : intp and float arrays (BLOCK,)
+        The positions in a block a search prices, and their bounds
+        (:func:`algorithms.placement._pabfd_search.block_candidates`).
     sizes : intp array (1,)
         N_CLASSES.
     """
 
     ints: IntArray
+    slots: FloatArray
     blocks: FloatArray
     groups: FloatArray
     top_increase: FloatArray
     top_host: IntArray
     row: FloatArray
+    pick: IntArray
+    pick_bound: FloatArray
     sizes: IntArray
 
 
@@ -102,8 +127,10 @@ def _same_class(a: RoundArrays, h: int, g: int) -> bool:
 def index_hosts(a: RoundArrays, excluded: BoolArray) -> Workspace:
     """Reprice every host; list the ones not ``excluded``: idle ones by class, the rest by block."""
     n_hosts = a.host.shape[0]
-    ints = np.zeros((7, n_hosts + 1), dtype=np.intp)
+    ints = np.zeros((9, n_hosts + 1), dtype=np.intp)
+    slots = np.empty((N_SLOT_ROWS, n_hosts + 1))
     members, start, class_of = ints[MEMBERS], ints[CLASS_START], ints[INDEX]
+    _find_tables(a.power_w, ints[TABLE])
     first = np.empty(MAX_CLASSES, dtype=np.intp)  # lowest host of each class
     n_classes = 0
     for h in range(n_hosts):
@@ -122,6 +149,7 @@ def index_hosts(a: RoundArrays, excluded: BoolArray) -> Workspace:
                 n_classes += 1
         if class_of[h] < 0:
             _search_one_by_one(ints, h)
+            _write_slot(a, slots, ints[SLOT, h], h, ints[TABLE, h])
         else:
             start[class_of[h] + 1] += 1
     for c in range(n_classes):
@@ -134,11 +162,14 @@ def index_hosts(a: RoundArrays, excluded: BoolArray) -> Workspace:
             fill[c] += 1
     w = Workspace(
         ints,
+        slots,
         np.empty(((n_hosts + BLOCK - 1) // BLOCK, 4)),
         np.empty(((n_hosts + BLOCK * GROUP - 1) // (BLOCK * GROUP), 2)),
         np.empty(TOP),
         np.empty(TOP, dtype=np.intp),
         np.empty(a.host_history.shape[1]),
+        np.empty(BLOCK, dtype=np.intp),
+        np.empty(BLOCK),
         np.array([n_classes], dtype=np.intp),
     )
     for b in range(w.blocks.shape[0]):  # every group is refreshed with its last block
@@ -180,7 +211,49 @@ def update_host(a: RoundArrays, w: Workspace, excluded: BoolArray, h: int) -> No
     """Host ``h`` took or gave back VMs: reprice it, search it one by one from now on, refresh its block."""
     reprice(a, h)
     _search_one_by_one(w.ints, h)
+    _write_slot(a, w.slots, w.ints[SLOT, h], h, w.ints[TABLE, h])
     _loosen(a, w, h)
+
+
+@jit
+def _find_tables(power_w: FloatArray, table: IntArray) -> None:
+    """For every host, the lowest host with the same power table (itself beyond MAX_CLASSES tables)."""
+    found = np.empty(MAX_CLASSES, dtype=np.intp)
+    n_found = 0
+    for h in range(power_w.shape[0]):
+        table[h] = h
+        for i in range(n_found):
+            g = found[i]
+            same = True
+            for k in range(power_w.shape[1]):
+                if power_w[h, k] != power_w[g, k]:
+                    same = False
+                    break
+            if same:
+                table[h] = g
+                break
+        if table[h] == h and n_found < MAX_CLASSES:
+            found[n_found] = h
+            n_found += 1
+
+
+@jit
+def _write_slot(a: RoundArrays, slots: FloatArray, k: int, h: int, table: int) -> None:
+    """Copy host ``h``'s room, bound and pricing fields to position ``k`` of ``slots``; ``table``
+    is the host whose power table it shares (its SLOT_TABLE)."""
+    host = a.host
+    slots[SLOT_ROOM_CPU, k] = min(host[h, PE], host[h, CAPACITY] - host[h, USED_CPU])
+    slots[SLOT_ROOM_RAM, k] = host[h, RAM] - host[h, USED_RAM]
+    slots[SLOT_OFFSET, k] = host[h, OFFSET]
+    slots[SLOT_RATE_NOW, k] = host[h, RATE_NOW]
+    slots[SLOT_RATE_NEXT, k] = host[h, RATE_NEXT]
+    slots[SLOT_SEGMENT_ROOM, k] = host[h, SEGMENT_ROOM]
+    slots[SLOT_RATE_FAR, k] = host[h, RATE_FAR]
+    slots[SLOT_TENTH, k] = host[h, TENTH]
+    slots[SLOT_USED_CPU, k] = host[h, USED_CPU]
+    slots[SLOT_CPU, k] = host[h, CPU]
+    slots[SLOT_BEFORE, k] = host[h, BEFORE]
+    slots[SLOT_TABLE, k] = table
 
 
 @jit
@@ -204,11 +277,12 @@ def _loosen(a: RoundArrays, w: Workspace, h: int) -> None:
 
 @jit
 def _search_one_by_one(ints: IntArray, h: int) -> None:
-    """List host ``h`` in its block, once."""
+    """List host ``h`` in its block, once, and note its position in SLOT."""
     if ints[IN_SCAN, h] == 0:
         ints[IN_SCAN, h] = 1
         b = h // BLOCK
-        ints[BLOCK_HOSTS, b * BLOCK + ints[BLOCK_COUNT, b]] = h
+        ints[SLOT, h] = b * BLOCK + ints[BLOCK_COUNT, b]
+        ints[BLOCK_HOSTS, ints[SLOT, h]] = h
         ints[BLOCK_COUNT, b] += 1
 
 
