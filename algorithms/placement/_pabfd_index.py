@@ -5,10 +5,15 @@ with nothing on them, hosts with equal capacities, power table and pricing basel
 for every VM and need no guard. :func:`index_hosts` groups them into classes, so that a search
 (:func:`algorithms.placement._pabfd_search.best_host`) prices one host per class, its lowest index, and
 scans only the hosts in use: the cost of a placement follows the active hosts, not the data
-center. The hosts in use are scanned in blocks of ``BLOCK`` consecutive indices, each with the
-most room any of its hosts has and a lower bound on their power increase, so that a search skips
-the blocks where a VM cannot fit or cannot be among the cheapest (:func:`refresh_block`), and
-in groups of ``GROUP`` blocks with the most room of their blocks.
+center.
+
+The hosts in use are listed in blocks of up to ``BLOCK``, and the blocks in groups: when the
+hosts are indexed, a group holds the hosts of one power table in one 10 % segment of it, which
+add about the same watts per MIPS. Each block and group keeps the most room any of its hosts has
+and a lower bound on their power increase (:func:`refresh_block`), so that a search visits the
+groups cheapest bound first and skips the groups and blocks where a VM cannot fit or cannot be
+among the cheapest. Hosts that change keep their place, and their block and group are only
+widened (:func:`update_host`); hosts listed after indexing go to a last group of their own.
 """
 
 from __future__ import annotations
@@ -43,21 +48,25 @@ from algorithms.placement._pabfd_arrays import (
 )
 
 #: Rows of ``Workspace.ints``.
-MEMBERS, CLASS_START, NEXT, IN_SCAN, INDEX, BLOCK_HOSTS, BLOCK_COUNT, SLOT, TABLE = range(9)
+MEMBERS, CLASS_START, NEXT, IN_SCAN, INDEX, SLOT, TABLE = range(7)
 #: Rows of ``Workspace.slots``: what a search reads of a listed host, field by field in listing
 #: order: its room, the fields of its bound, and those of its power increase.
 SLOT_ROOM_CPU, SLOT_ROOM_RAM, SLOT_OFFSET, SLOT_RATE_NOW, SLOT_RATE_NEXT, SLOT_SEGMENT_ROOM = range(6)
 SLOT_RATE_FAR, SLOT_TENTH, SLOT_USED_CPU, SLOT_CPU, SLOT_BEFORE, SLOT_TABLE = range(6, 12)
 N_SLOT_ROWS = 12
-#: Positions in ``Workspace.sizes``.
-N_CLASSES = 0
-#: Hosts per block, and the columns of ``Workspace.blocks``.
+#: Positions in ``Workspace.sizes``: classes of idle hosts, groups of blocks (the last one for the
+#: hosts listed after indexing), the next free position of that last group.
+N_CLASSES, N_GROUPS, NEXT_FREE = range(3)
+#: Hosts per block.
 BLOCK = 64
-ROOM_CPU, ROOM_RAM, LEAST_OFFSET, LEAST_RATE = range(4)
-#: Blocks per group; ``Workspace.groups`` keeps each group's most ROOM_CPU and ROOM_RAM.
-GROUP = 32
-#: Beyond this many classes of idle hosts, the rest are scanned one by one.
+#: Columns of ``Workspace.blocks`` and ``Workspace.groups``: the most room, and the least OFFSET,
+#: least near rate (min of RATE_NOW and RATE_NEXT), least RATE_FAR and least TENTH of their hosts.
+ROOM_CPU, ROOM_RAM, LEAST_OFFSET, LEAST_NEAR, LEAST_FAR, LEAST_TENTH = range(6)
+#: Beyond this many classes of idle hosts, the rest are scanned one by one; beyond this many
+#: power tables, the hosts of the others are grouped together.
 MAX_CLASSES = 64
+#: Power-table segments a host's used CPU may be in (as :func:`algorithms.placement._pabfd_arrays.reprice` counts).
+SEGMENTS = 10
 #: Candidates a search gathers at a time, in order (the guard often refuses the cheapest few).
 TOP = 32
 
@@ -67,28 +76,37 @@ class Workspace(NamedTuple):
 
     Attributes
     ----------
-    ints : intp array (9, n_hosts + 1)
+    ints : intp array (7, n_hosts + 1)
         MEMBERS and CLASS_START: idle hosts grouped by class, ascending (class ``c`` is
         ``MEMBERS[CLASS_START[c]:CLASS_START[c + 1]]``); NEXT: per class, the first member that
         may still be idle (see :func:`restart_classes`); IN_SCAN: 1 for a host searched one by
-        one (in use when indexed, or since); BLOCK_HOSTS and BLOCK_COUNT: those hosts by block
-        (block ``b`` lists ``BLOCK_COUNT[b]`` of them from ``BLOCK_HOSTS[b * BLOCK]`` on); SLOT:
-        each listed host's position in BLOCK_HOSTS; TABLE: the lowest host with the same power
-        table (its row of ``RoundArrays.power_w``, shared by the hosts of a type, stays in
-        cache); INDEX: scratch.
-    slots : float array (N_SLOT_ROWS, n_hosts + 1)
-        Per position in BLOCK_HOSTS, its host's room (SLOT_ROOM_CPU: min(PE, CAPACITY - USED_CPU),
+        one (in use when indexed, or since); SLOT: each listed host's position in ``listed``;
+        TABLE: the lowest host with the same power table (its row of ``RoundArrays.power_w``,
+        shared by the hosts of a type, stays in cache); INDEX: each host's class, -1 for none.
+    listed : intp array (n_blocks * BLOCK,)
+        The hosts searched one by one, by block: block ``b`` lists ``block_count[b]`` of them from
+        ``listed[b * BLOCK]`` on.
+    block_count : intp array (n_blocks,)
+    block_group : intp array (n_blocks,)
+        The group of each block.
+    group_start : intp array (n_groups + 1,)
+        Group ``g``'s blocks are ``group_start[g]`` to ``group_start[g + 1]``.
+    slots : float array (N_SLOT_ROWS, n_blocks * BLOCK)
+        Per position in ``listed``, its host's room (SLOT_ROOM_CPU: min(PE, CAPACITY - USED_CPU),
         SLOT_ROOM_RAM) and the fields of ``RoundArrays.host`` its bound and power increase read
         (OFFSET, RATE_NOW, RATE_NEXT, SEGMENT_ROOM, RATE_FAR, TENTH, USED_CPU, CPU, BEFORE), and
         SLOT_TABLE (its TABLE, as a float): a search scans a block's contiguous rows
         (:func:`algorithms.placement._pabfd_search.block_candidates`), not host rows scattered
         in memory.
-    blocks : float array (n_blocks, 4)
+    blocks : float array (n_blocks, 6)
         Over the hosts of each block searched one by one and not excluded: ROOM_CPU (the most
-        CPU one can take: min(PE, CAPACITY - USED_CPU)), ROOM_RAM, LEAST_OFFSET and LEAST_RATE
-        (the least OFFSET and RATE_FAR); -inf room for a block without such hosts.
-    groups : float array (n_groups, 2)
-        The most ROOM_CPU and ROOM_RAM of each group of GROUP blocks.
+        CPU one can take: min(PE, CAPACITY - USED_CPU)), ROOM_RAM, and the least OFFSET, near
+        rate, RATE_FAR and TENTH (see :func:`least_increase`); -inf room for a block without such
+        hosts.
+    groups : float array (n_groups, 6)
+        The same over each group's blocks.
+    group_order, group_bound : intp and float arrays (n_groups,)
+        A search's order of the groups, and their bounds.
     top_increase, top_host : float and intp arrays (TOP,)
         The cheapest candidates of a search, in (increase, host) order.
     row : float array (window,)
@@ -96,14 +114,20 @@ class Workspace(NamedTuple):
     pick, pick_bound : intp and float arrays (BLOCK,)
         The positions in a block a search prices, and their bounds
         (:func:`algorithms.placement._pabfd_search.block_candidates`).
-    sizes : intp array (1,)
-        N_CLASSES.
+    sizes : intp array (3,)
+        N_CLASSES, N_GROUPS, NEXT_FREE.
     """
 
     ints: IntArray
+    listed: IntArray
+    block_count: IntArray
+    block_group: IntArray
+    group_start: IntArray
     slots: FloatArray
     blocks: FloatArray
     groups: FloatArray
+    group_order: IntArray
+    group_bound: FloatArray
     top_increase: FloatArray
     top_host: IntArray
     row: FloatArray
@@ -124,14 +148,30 @@ def _same_class(a: RoundArrays, h: int, g: int) -> bool:
 
 
 @jit
+def least_increase(bounds: FloatArray, cpu: float) -> float:
+    """A lower bound on the power increase of any host of a block or group (its row of
+    ``Workspace.blocks`` or ``Workspace.groups``) with ``cpu`` MIPS more, but for rounding.
+
+    A host's bound (:func:`algorithms.placement._pabfd_search.block_candidates`) spends a demand
+    up to its TENTH in its segment and the next, so at no less than the lesser of their rates, and
+    any demand at no less than RATE_FAR.
+    """
+    rate = bounds[LEAST_NEAR] if cpu <= bounds[LEAST_TENTH] else bounds[LEAST_FAR]
+    return bounds[LEAST_OFFSET] + cpu * rate
+
+
+@jit
 def index_hosts(a: RoundArrays, excluded: BoolArray) -> Workspace:
-    """Reprice every host; list the ones not ``excluded``: idle ones by class, the rest by block."""
+    """Reprice every host; list the ones not ``excluded``: idle ones by class, the rest by block,
+    grouped by power table and segment."""
     n_hosts = a.host.shape[0]
-    ints = np.zeros((9, n_hosts + 1), dtype=np.intp)
-    slots = np.empty((N_SLOT_ROWS, n_hosts + 1))
-    members, start, class_of = ints[MEMBERS], ints[CLASS_START], ints[INDEX]
-    _find_tables(a.power_w, ints[TABLE])
+    ints = np.zeros((7, n_hosts + 1), dtype=np.intp)
+    members, start, class_of, in_scan = ints[MEMBERS], ints[CLASS_START], ints[INDEX], ints[IN_SCAN]
+    table_number = np.empty(n_hosts, dtype=np.intp)
+    _find_tables(a.power_w, ints[TABLE], table_number)
     first = np.empty(MAX_CLASSES, dtype=np.intp)  # lowest host of each class
+    key_count = np.zeros((MAX_CLASSES + 1) * SEGMENTS + 1, dtype=np.intp)
+    key_of = np.empty(n_hosts, dtype=np.intp)
     n_classes = 0
     for h in range(n_hosts):
         reprice(a, h)
@@ -148,8 +188,10 @@ def index_hosts(a: RoundArrays, excluded: BoolArray) -> Workspace:
                 class_of[h] = n_classes
                 n_classes += 1
         if class_of[h] < 0:
-            _search_one_by_one(ints, h)
-            _write_slot(a, slots, ints[SLOT, h], h, ints[TABLE, h])
+            in_scan[h] = 1
+            segment = min(max(math.floor(a.host[h, USED_CPU] / a.host[h, CPU] * 10.0), 0), SEGMENTS - 1)
+            key_of[h] = table_number[h] * SEGMENTS + segment
+            key_count[key_of[h]] += 1
         else:
             start[class_of[h] + 1] += 1
     for c in range(n_classes):
@@ -160,68 +202,137 @@ def index_hosts(a: RoundArrays, excluded: BoolArray) -> Workspace:
         if c >= 0:
             members[fill[c]] = h
             fill[c] += 1
+    # a group per key in use, its hosts in whole blocks; then room for every host not listed yet
+    n_keys = key_count.shape[0]
+    key_group = np.full(n_keys, -1, dtype=np.intp)
+    n_groups = 0
+    n_blocks = 0
+    for k in range(n_keys):
+        if key_count[k] > 0:
+            key_group[k] = n_groups
+            n_groups += 1
+            n_blocks += (key_count[k] + BLOCK - 1) // BLOCK
+    n_listed = int(in_scan.sum())
+    first_free_block = n_blocks
+    n_blocks += (n_hosts - n_listed + BLOCK - 1) // BLOCK + 1
+    group_start = np.empty(n_groups + 2, dtype=np.intp)
+    block_group = np.empty(n_blocks, dtype=np.intp)
+    next_position = np.empty(n_groups + 1, dtype=np.intp)
+    b = 0
+    for k in range(n_keys):
+        g = key_group[k]
+        if g >= 0:
+            group_start[g] = b
+            next_position[g] = b * BLOCK
+            b += (key_count[k] + BLOCK - 1) // BLOCK
+            block_group[group_start[g] : b] = g
+    group_start[n_groups], group_start[n_groups + 1] = first_free_block, n_blocks
+    block_group[first_free_block:] = n_groups
     w = Workspace(
         ints,
-        slots,
-        np.empty(((n_hosts + BLOCK - 1) // BLOCK, 4)),
-        np.empty(((n_hosts + BLOCK * GROUP - 1) // (BLOCK * GROUP), 2)),
+        np.empty(n_blocks * BLOCK, dtype=np.intp),
+        np.zeros(n_blocks, dtype=np.intp),
+        block_group,
+        group_start,
+        np.empty((N_SLOT_ROWS, n_blocks * BLOCK)),
+        np.empty((n_blocks, 6)),
+        np.empty((n_groups + 1, 6)),
+        np.empty(n_groups + 1, dtype=np.intp),
+        np.empty(n_groups + 1),
         np.empty(TOP),
         np.empty(TOP, dtype=np.intp),
         np.empty(a.host_history.shape[1]),
         np.empty(BLOCK, dtype=np.intp),
         np.empty(BLOCK),
-        np.array([n_classes], dtype=np.intp),
+        np.array([n_classes, n_groups + 1, first_free_block * BLOCK], dtype=np.intp),
     )
-    for b in range(w.blocks.shape[0]):  # every group is refreshed with its last block
+    for h in range(n_hosts):  # ascending, so each block lists its hosts in index order
+        if in_scan[h] != 0:
+            g = key_group[key_of[h]]
+            _list_at(a, w, h, next_position[g])
+            next_position[g] += 1
+    for b in range(n_blocks):
         refresh_block(a, w, excluded, b)
+    for g in range(n_groups + 1):
+        _refresh_group(w, g)
     restart_classes(w)
     return w
 
 
 @jit
 def refresh_block(a: RoundArrays, w: Workspace, excluded: BoolArray, b: int) -> None:
-    """Recompute block ``b``'s room and bound from its hosts searched one by one, not excluded."""
-    host, listed = a.host, w.ints[BLOCK_HOSTS]
-    room_cpu = room_ram = -math.inf
-    least_offset = least_rate = math.inf
-    for k in range(b * BLOCK, b * BLOCK + w.ints[BLOCK_COUNT, b]):
+    """Recompute block ``b``'s room and bound from its hosts, less those ``excluded``."""
+    host, listed, block = a.host, w.listed, w.blocks[b]
+    block[ROOM_CPU] = block[ROOM_RAM] = -math.inf
+    block[LEAST_OFFSET] = block[LEAST_NEAR] = block[LEAST_FAR] = block[LEAST_TENTH] = math.inf
+    for k in range(b * BLOCK, b * BLOCK + w.block_count[b]):
         h = listed[k]
-        if excluded[h]:
-            continue
-        room_cpu = max(room_cpu, min(host[h, PE], host[h, CAPACITY] - host[h, USED_CPU]))
-        room_ram = max(room_ram, host[h, RAM] - host[h, USED_RAM])
-        least_offset = min(least_offset, host[h, OFFSET])
-        least_rate = min(least_rate, host[h, RATE_FAR])
-    blocks, groups = w.blocks, w.groups
-    blocks[b, ROOM_CPU] = room_cpu
-    blocks[b, ROOM_RAM] = room_ram
-    blocks[b, LEAST_OFFSET] = least_offset
-    blocks[b, LEAST_RATE] = least_rate
-    g = b // GROUP
-    group_cpu = group_ram = -math.inf
-    for c in range(g * GROUP, min((g + 1) * GROUP, blocks.shape[0])):
-        group_cpu = max(group_cpu, blocks[c, ROOM_CPU])
-        group_ram = max(group_ram, blocks[c, ROOM_RAM])
-    groups[g, 0] = group_cpu
-    groups[g, 1] = group_ram
+        if not excluded[h]:
+            _widen(host, h, block)
+
+
+@jit
+def _refresh_group(w: Workspace, g: int) -> None:
+    """Recompute group ``g``'s room and bound from its blocks."""
+    group = w.groups[g]
+    group[ROOM_CPU] = group[ROOM_RAM] = -math.inf
+    group[LEAST_OFFSET] = group[LEAST_NEAR] = group[LEAST_FAR] = group[LEAST_TENTH] = math.inf
+    for b in range(w.group_start[g], w.group_start[g + 1]):
+        for col in (ROOM_CPU, ROOM_RAM):
+            group[col] = max(group[col], w.blocks[b, col])
+        for col in (LEAST_OFFSET, LEAST_NEAR, LEAST_FAR, LEAST_TENTH):
+            group[col] = min(group[col], w.blocks[b, col])
+
+
+@jit
+def _widen(host: FloatArray, h: int, bounds: FloatArray) -> None:
+    """Widen a block's or group's row of room and bound to cover host ``h``'s state now."""
+    bounds[ROOM_CPU] = max(bounds[ROOM_CPU], min(host[h, PE], host[h, CAPACITY] - host[h, USED_CPU]))
+    bounds[ROOM_RAM] = max(bounds[ROOM_RAM], host[h, RAM] - host[h, USED_RAM])
+    bounds[LEAST_OFFSET] = min(bounds[LEAST_OFFSET], host[h, OFFSET])
+    bounds[LEAST_NEAR] = min(bounds[LEAST_NEAR], host[h, RATE_NOW], host[h, RATE_NEXT])
+    bounds[LEAST_FAR] = min(bounds[LEAST_FAR], host[h, RATE_FAR])
+    bounds[LEAST_TENTH] = min(bounds[LEAST_TENTH], host[h, TENTH])
 
 
 @jit
 def update_host(a: RoundArrays, w: Workspace, excluded: BoolArray, h: int) -> None:
-    """Host ``h`` took or gave back VMs: reprice it, search it one by one from now on, refresh its block."""
+    """Host ``h`` took or gave back VMs: reprice it, search it one by one from now on, widen its
+    block and group to cover it.
+
+    A block's or group's room and bound stay valid (a room at least, a bound at most, the true
+    one) when only widened, so a host's change costs O(1); :func:`index_hosts` recomputes them
+    exactly.
+    """
     reprice(a, h)
-    _search_one_by_one(w.ints, h)
-    _write_slot(a, w.slots, w.ints[SLOT, h], h, w.ints[TABLE, h])
-    _loosen(a, w, h)
+    if w.ints[IN_SCAN, h] == 0:  # listed after indexing: in the last group
+        w.ints[IN_SCAN, h] = 1
+        _list_at(a, w, h, w.sizes[NEXT_FREE])
+        w.sizes[NEXT_FREE] += 1
+    else:
+        _write_slot(a, w.slots, w.ints[SLOT, h], h, w.ints[TABLE, h])
+    b = w.ints[SLOT, h] // BLOCK
+    _widen(a.host, h, w.blocks[b])
+    _widen(a.host, h, w.groups[w.block_group[b]])
 
 
 @jit
-def _find_tables(power_w: FloatArray, table: IntArray) -> None:
-    """For every host, the lowest host with the same power table (itself beyond MAX_CLASSES tables)."""
+def _list_at(a: RoundArrays, w: Workspace, h: int, k: int) -> None:
+    """List host ``h`` at position ``k`` (the next of its block) and copy its fields there."""
+    w.listed[k] = h
+    w.block_count[k // BLOCK] += 1
+    w.ints[SLOT, h] = k
+    _write_slot(a, w.slots, k, h, w.ints[TABLE, h])
+
+
+@jit
+def _find_tables(power_w: FloatArray, table: IntArray, number: IntArray) -> None:
+    """For every host, the lowest host with the same power table, and that table's number in
+    order of appearance; beyond MAX_CLASSES tables, itself and number MAX_CLASSES."""
     found = np.empty(MAX_CLASSES, dtype=np.intp)
     n_found = 0
     for h in range(power_w.shape[0]):
-        table[h] = h
+        table[h], number[h] = h, MAX_CLASSES
         for i in range(n_found):
             g = found[i]
             same = True
@@ -230,17 +341,18 @@ def _find_tables(power_w: FloatArray, table: IntArray) -> None:
                     same = False
                     break
             if same:
-                table[h] = g
+                table[h], number[h] = g, i
                 break
-        if table[h] == h and n_found < MAX_CLASSES:
+        if number[h] == MAX_CLASSES and n_found < MAX_CLASSES:
             found[n_found] = h
+            table[h], number[h] = h, n_found
             n_found += 1
 
 
 @jit
 def _write_slot(a: RoundArrays, slots: FloatArray, k: int, h: int, table: int) -> None:
     """Copy host ``h``'s room, bound and pricing fields to position ``k`` of ``slots``; ``table``
-    is the host whose power table it shares (its SLOT_TABLE)."""
+    is the host whose power table it shares (its TABLE)."""
     host = a.host
     slots[SLOT_ROOM_CPU, k] = min(host[h, PE], host[h, CAPACITY] - host[h, USED_CPU])
     slots[SLOT_ROOM_RAM, k] = host[h, RAM] - host[h, USED_RAM]
@@ -254,36 +366,6 @@ def _write_slot(a: RoundArrays, slots: FloatArray, k: int, h: int, table: int) -
     slots[SLOT_CPU, k] = host[h, CPU]
     slots[SLOT_BEFORE, k] = host[h, BEFORE]
     slots[SLOT_TABLE, k] = table
-
-
-@jit
-def _loosen(a: RoundArrays, w: Workspace, h: int) -> None:
-    """Widen host ``h``'s block and group to cover its state now.
-
-    The block's room and bound stay valid (a room at least, a bound at most, the true one) when
-    only widened, so a host's change costs O(1); :func:`index_hosts` recomputes them exactly.
-    """
-    host, blocks, groups = a.host, w.blocks, w.groups
-    b, g = h // BLOCK, h // (BLOCK * GROUP)
-    room_cpu = min(host[h, PE], host[h, CAPACITY] - host[h, USED_CPU])
-    room_ram = host[h, RAM] - host[h, USED_RAM]
-    blocks[b, ROOM_CPU] = max(blocks[b, ROOM_CPU], room_cpu)
-    blocks[b, ROOM_RAM] = max(blocks[b, ROOM_RAM], room_ram)
-    blocks[b, LEAST_OFFSET] = min(blocks[b, LEAST_OFFSET], host[h, OFFSET])
-    blocks[b, LEAST_RATE] = min(blocks[b, LEAST_RATE], host[h, RATE_FAR])
-    groups[g, 0] = max(groups[g, 0], room_cpu)
-    groups[g, 1] = max(groups[g, 1], room_ram)
-
-
-@jit
-def _search_one_by_one(ints: IntArray, h: int) -> None:
-    """List host ``h`` in its block, once, and note its position in SLOT."""
-    if ints[IN_SCAN, h] == 0:
-        ints[IN_SCAN, h] = 1
-        b = h // BLOCK
-        ints[SLOT, h] = b * BLOCK + ints[BLOCK_COUNT, b]
-        ints[BLOCK_HOSTS, ints[SLOT, h]] = h
-        ints[BLOCK_COUNT, b] += 1
 
 
 @jit

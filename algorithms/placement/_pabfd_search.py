@@ -9,10 +9,12 @@ to the lowest index) and the guard consulted only for hosts already in use
 (:func:`algorithms.overload.kernel.detect_row`), so it picks the same host.
 
 It looks at one host per class of idle hosts and at the hosts in use
-(:mod:`algorithms.placement._pabfd_index`), keeps the ``TOP`` cheapest in order, and skips a block of
-hosts, or a host, without pricing it when the VM cannot fit there or a lower bound on the
-increase (:func:`algorithms.placement._pabfd_arrays.reprice`) already exceeds the ``TOP``-th cheapest.
-When the guard refuses all ``TOP``, the next ``TOP`` are gathered the same way.
+(:mod:`algorithms.placement._pabfd_index`), keeps the ``TOP`` cheapest in order, and skips a group
+or block of hosts, or a host, without pricing it when the VM cannot fit there or a lower bound on
+the increase (:func:`algorithms.placement._pabfd_arrays.reprice`) already exceeds the ``TOP``-th
+cheapest; it visits the groups least bound first, so that the ``TOP`` it keeps are soon the
+cheapest and the bounds skip the most. When the guard refuses all ``TOP``, the next ``TOP`` are
+gathered the same way.
 
 References
 ----------
@@ -53,13 +55,9 @@ from algorithms.placement._pabfd_arrays import (
 )
 from algorithms.placement._pabfd_index import (
     BLOCK,
-    BLOCK_COUNT,
-    BLOCK_HOSTS,
-    GROUP,
     IN_SCAN,
-    LEAST_OFFSET,
-    LEAST_RATE,
     N_CLASSES,
+    N_GROUPS,
     ROOM_CPU,
     ROOM_RAM,
     SLOT_BEFORE,
@@ -77,6 +75,7 @@ from algorithms.placement._pabfd_index import (
     TOP,
     Workspace,
     class_host,
+    least_increase,
 )
 
 
@@ -190,6 +189,25 @@ def _slot_increase(slots: FloatArray, power: FloatArray, k: int, cpu: float) -> 
 
 
 @jit
+def _order_groups(w: Workspace, cpu: float, ram: float) -> int:
+    """The groups with room for ``cpu`` and ``ram`` in ``w.group_order``, least bound first (bounds
+    in ``w.group_bound``); returns how many."""
+    groups, order, bound = w.groups, w.group_order, w.group_bound
+    m = 0
+    for g in range(w.sizes[N_GROUPS]):
+        if groups[g, ROOM_CPU] < cpu or groups[g, ROOM_RAM] < ram:
+            continue
+        least = least_increase(groups[g], cpu)
+        i = m
+        while i > 0 and bound[i - 1] > least:
+            order[i], bound[i] = order[i - 1], bound[i - 1]
+            i -= 1
+        order[i], bound[i] = g, least
+        m += 1
+    return m
+
+
+@jit
 def _collect(a: RoundArrays, w: Workspace, vm: int, excluded: BoolArray, after: float, after_host: int) -> int:
     """Gather in ``w``'s top lists the TOP cheapest candidates ranked after (``after``, ``after_host``).
 
@@ -197,7 +215,7 @@ def _collect(a: RoundArrays, w: Workspace, vm: int, excluded: BoolArray, after: 
     """
     cpu, ram = a.vm[VM_CPU, vm], a.vm[VM_RAM, vm]
     host, power, blocks = a.host, a.power_w, w.blocks
-    in_scan, listed, listed_count = w.ints[IN_SCAN], w.ints[BLOCK_HOSTS], w.ints[BLOCK_COUNT]
+    in_scan, listed, listed_count = w.ints[IN_SCAN], w.listed, w.block_count
     top_increase, top_host = w.top_increase, w.top_host
     slots, pick, pick_bound = w.slots, w.pick, w.pick_bound
     slack = a.options[SLACK_W]
@@ -208,23 +226,24 @@ def _collect(a: RoundArrays, w: Workspace, vm: int, excluded: BoolArray, after: 
             increase = _increase(host, power, h, cpu, ram)
             if increase < math.inf and (increase > after or (increase == after and h > after_host)):
                 count = _offer(top_increase, top_host, count, increase, h)
-    groups = w.groups
-    for g in range(groups.shape[0]):
-        if groups[g, 0] < cpu or groups[g, 1] < ram:
-            continue
-        for b in range(g * GROUP, min((g + 1) * GROUP, blocks.shape[0])):
+    group_order, group_bound, group_start = w.group_order, w.group_bound, w.group_start
+    for i in range(_order_groups(w, cpu, ram)):
+        if count == TOP and group_bound[i] - slack > top_increase[TOP - 1]:
+            break  # nor can the groups after it
+        g = group_order[i]
+        for b in range(group_start[g], group_start[g + 1]):
             if blocks[b, ROOM_CPU] < cpu or blocks[b, ROOM_RAM] < ram:
                 continue
-            if count == TOP and blocks[b, LEAST_OFFSET] + cpu * blocks[b, LEAST_RATE] - slack > top_increase[TOP - 1]:
+            if count == TOP and least_increase(blocks[b], cpu) - slack > top_increase[TOP - 1]:
                 continue
             limit = top_increase[TOP - 1] if count == TOP else math.inf
             first = b * BLOCK
-            for i in range(block_candidates(slots, first, listed_count[b], cpu, ram, limit, slack, pick, pick_bound)):
-                k = first + pick[i]
+            for j in range(block_candidates(slots, first, listed_count[b], cpu, ram, limit, slack, pick, pick_bound)):
+                k = first + pick[j]
                 h = listed[k]
                 if excluded[h]:
                     continue
-                if count == TOP and pick_bound[i] - slack > top_increase[TOP - 1]:
+                if count == TOP and pick_bound[j] - slack > top_increase[TOP - 1]:
                     continue  # even its lower bound cannot rank
                 increase = _slot_increase(slots, power, k, cpu)
                 if math.isnan(increase):

@@ -530,6 +530,53 @@ def test_past_more_refusals_than_the_search_gathers_the_numpy_order_holds():
     assert best_host(arrays, index_hosts(arrays, excluded), 0, excluded) == busy
 
 
+def test_a_cheaper_group_of_hosts_indexed_after_a_dearer_one_is_searched_first():
+    """Hosts in use, grouped by power table and segment in index order: 40 G4 hosts at 15 % (3.2 W
+    a segment, 3.4 the next), 10 G4 at 25 % (3.4 W, 3.5 the next), then 10 G5 at 92 % (2 W). The
+    first group fills the search's TOP before the second, whose bound exceeds them all, comes; the
+    VM still goes to a G5 host, as the NumPy path places it."""
+    n = 60
+    g5 = np.arange(n) >= 50
+    cpu = np.full(n, 3720.0)
+    hosts = HostTable(
+        cpu_mips=cpu,
+        pe_mips=np.full(n, 1860.0),
+        ram_mb=np.full(n, 4096.0),
+        power_w=np.where(g5[:, None], HP_PROLIANT_ML110_G5_W, HP_PROLIANT_ML110_G4_W),
+    )
+    used = cpu * np.where(g5, 0.92, np.where(np.arange(n) < 40, 0.15, 0.25))
+    detector = ThresholdOverload(threshold=0.8)
+    placer = PowerAwareBestFitDecreasing()
+    case = {
+        "hosts": hosts,
+        "used_cpu": used,
+        "used_ram": np.zeros(n),
+        "vm_cpu": np.array([50.0]),
+        "vm_ram": np.zeros(1),
+        "vm_mips": np.array([500.0]),
+        "vm_history": np.full((1, WINDOW), 0.1),
+        "vm_n_valid": np.array([WINDOW]),
+        "vm_steps": np.ones(1),
+        "host_history": np.full((n, WINDOW), 0.3),
+        "host_n_valid": np.full(n, WINDOW),
+        "steps": np.ones(n),
+        "baseline": None,
+    }
+    request = PlacementRequest(
+        vm_cpu_mips=case["vm_cpu"],
+        vm_ram_mb=np.zeros(1),
+        used_cpu_mips=used,
+        used_ram_mb=np.zeros(n),
+        active=np.ones(n, dtype=np.bool_),
+        allowed=np.ones(n, dtype=np.bool_),
+    )
+    expected = placer.place(hosts, request, guard_for(detector, NEAT, case))[0]
+    assert g5[expected]
+    arrays = pack(placer, detector, NEAT, case)
+    excluded = np.zeros(n, dtype=np.bool_)
+    assert best_host(arrays, index_hosts(arrays, excluded), 0, excluded) == expected
+
+
 def allocation_case(seed: int) -> tuple[np.ndarray, ...]:
     """Random hosts and VMs: some VMs unplaced, demands above one core, exact repeats, idle VMs,
     migrations (some onto over-subscribed hosts) and hosts asked for far more than they have."""
