@@ -40,13 +40,16 @@ def new_params(
 def _term(
     a: NDArray[np.float64], b: NDArray[np.float64], c: NDArray[np.float64], i: int, factors: int, shift: float
 ) -> float:
-    """``a'[i]``, ``a'[i] * b[i]`` or ``a'[i] * b[i] * c[i]`` for 1, 2 or 3 ``factors``, ``a' = a - shift``."""
+    """``a'[i]``, ``a'[i] * b[i]`` or ``a'[i] * b[i] * c[i]`` for 1, 2 or 3 ``factors``, ``a' = a - shift``.
+
+    Reads ``b[i]`` and ``c[i]`` whatever ``factors`` is (callers pass ``a`` for a factor they do
+    not use) and picks among scalars: an array read under a branch made numba count references to
+    the arrays at every call, a call then costing 30 ns instead of 1.
+    """
     term = a[i] - shift
-    if factors > 1:
-        term = term * b[i]
-    if factors > 2:
-        term = term * c[i]
-    return term
+    with_b = term * b[i]
+    with_c = with_b * c[i]
+    return term if factors < 2 else (with_b if factors < 3 else with_c)
 
 
 @jit
