@@ -166,12 +166,57 @@ def index_hosts(a: RoundArrays, excluded: BoolArray) -> Workspace:
     grouped by power table and segment."""
     n_hosts = a.host.shape[0]
     ints = np.zeros((7, n_hosts + 1), dtype=np.intp)
+    key_of = np.empty(n_hosts, dtype=np.intp)
+    key_count = np.zeros((MAX_CLASSES + 1) * SEGMENTS, dtype=np.intp)
+    n_classes = _classify(a, excluded, ints, key_of, key_count)
+    n_free = n_hosts - int(ints[IN_SCAN].sum())
+    key_group, group_start, block_group = _lay_out(key_count, n_free)
+    n_groups, n_blocks = group_start.shape[0] - 1, block_group.shape[0]
+    w = Workspace(
+        ints,
+        np.empty(n_blocks * BLOCK, dtype=np.intp),
+        np.zeros(n_blocks, dtype=np.intp),
+        block_group,
+        group_start,
+        np.empty((N_SLOT_ROWS, n_blocks * BLOCK)),
+        np.empty((n_blocks, 6)),
+        np.empty((n_groups, 6)),
+        np.empty(n_groups, dtype=np.intp),
+        np.empty(n_groups),
+        np.empty(TOP),
+        np.empty(TOP, dtype=np.intp),
+        np.empty(a.host_history.shape[1]),
+        np.empty(BLOCK, dtype=np.intp),
+        np.empty(BLOCK),
+        np.array([n_classes, n_groups, group_start[n_groups - 1] * BLOCK], dtype=np.intp),
+    )
+    next_position = group_start[:-1] * BLOCK
+    for h in range(n_hosts):  # ascending, so each block lists its hosts in index order
+        if ints[IN_SCAN, h] != 0:
+            g = key_group[key_of[h]]
+            _list_at(a, w, h, next_position[g])
+            next_position[g] += 1
+    for b in range(n_blocks):
+        refresh_block(a, w, excluded, b)
+    for g in range(n_groups):
+        _refresh_group(w, g)
+    restart_classes(w)
+    return w
+
+
+@jit
+def _classify(a: RoundArrays, excluded: BoolArray, ints: IntArray, key_of: IntArray, key_count: IntArray) -> int:
+    """Reprice every host and sort out those not ``excluded``; returns the number of classes.
+
+    Fills ``ints``' TABLE, the classes of idle hosts (MEMBERS, CLASS_START, INDEX), and IN_SCAN for
+    the others, whose group key (power-table number x SEGMENTS + segment) goes to ``key_of`` and
+    is counted in ``key_count``.
+    """
+    n_hosts = a.host.shape[0]
     members, start, class_of, in_scan = ints[MEMBERS], ints[CLASS_START], ints[INDEX], ints[IN_SCAN]
     table_number = np.empty(n_hosts, dtype=np.intp)
     _find_tables(a.power_w, ints[TABLE], table_number)
     first = np.empty(MAX_CLASSES, dtype=np.intp)  # lowest host of each class
-    key_count = np.zeros((MAX_CLASSES + 1) * SEGMENTS + 1, dtype=np.intp)
-    key_of = np.empty(n_hosts, dtype=np.intp)
     n_classes = 0
     for h in range(n_hosts):
         reprice(a, h)
@@ -202,61 +247,36 @@ def index_hosts(a: RoundArrays, excluded: BoolArray) -> Workspace:
         if c >= 0:
             members[fill[c]] = h
             fill[c] += 1
-    # a group per key in use, its hosts in whole blocks; then room for every host not listed yet
-    n_keys = key_count.shape[0]
-    key_group = np.full(n_keys, -1, dtype=np.intp)
-    n_groups = 0
-    n_blocks = 0
-    for k in range(n_keys):
+    return n_classes
+
+
+@jit
+def _lay_out(key_count: IntArray, n_free: int) -> tuple[IntArray, IntArray, IntArray]:
+    """Blocks for the groups: one group per key in use, its hosts in whole blocks, in key order,
+    then a last group with room for ``n_free`` hosts listed later.
+
+    Returns each key's group (-1: not in use), each group's first block and the end (n_groups + 1,),
+    and each block's group.
+    """
+    key_group = np.full(key_count.shape[0], -1, dtype=np.intp)
+    n_groups = n_blocks = 0
+    for k in range(key_count.shape[0]):
         if key_count[k] > 0:
             key_group[k] = n_groups
             n_groups += 1
             n_blocks += (key_count[k] + BLOCK - 1) // BLOCK
-    n_listed = int(in_scan.sum())
-    first_free_block = n_blocks
-    n_blocks += (n_hosts - n_listed + BLOCK - 1) // BLOCK + 1
     group_start = np.empty(n_groups + 2, dtype=np.intp)
-    block_group = np.empty(n_blocks, dtype=np.intp)
-    next_position = np.empty(n_groups + 1, dtype=np.intp)
+    group_start[n_groups] = n_blocks
+    group_start[n_groups + 1] = n_blocks + (n_free + BLOCK - 1) // BLOCK + 1
+    block_group = np.full(group_start[n_groups + 1], n_groups, dtype=np.intp)
     b = 0
-    for k in range(n_keys):
+    for k in range(key_count.shape[0]):
         g = key_group[k]
         if g >= 0:
             group_start[g] = b
-            next_position[g] = b * BLOCK
             b += (key_count[k] + BLOCK - 1) // BLOCK
             block_group[group_start[g] : b] = g
-    group_start[n_groups], group_start[n_groups + 1] = first_free_block, n_blocks
-    block_group[first_free_block:] = n_groups
-    w = Workspace(
-        ints,
-        np.empty(n_blocks * BLOCK, dtype=np.intp),
-        np.zeros(n_blocks, dtype=np.intp),
-        block_group,
-        group_start,
-        np.empty((N_SLOT_ROWS, n_blocks * BLOCK)),
-        np.empty((n_blocks, 6)),
-        np.empty((n_groups + 1, 6)),
-        np.empty(n_groups + 1, dtype=np.intp),
-        np.empty(n_groups + 1),
-        np.empty(TOP),
-        np.empty(TOP, dtype=np.intp),
-        np.empty(a.host_history.shape[1]),
-        np.empty(BLOCK, dtype=np.intp),
-        np.empty(BLOCK),
-        np.array([n_classes, n_groups + 1, first_free_block * BLOCK], dtype=np.intp),
-    )
-    for h in range(n_hosts):  # ascending, so each block lists its hosts in index order
-        if in_scan[h] != 0:
-            g = key_group[key_of[h]]
-            _list_at(a, w, h, next_position[g])
-            next_position[g] += 1
-    for b in range(n_blocks):
-        refresh_block(a, w, excluded, b)
-    for g in range(n_groups + 1):
-        _refresh_group(w, g)
-    restart_classes(w)
-    return w
+    return key_group, group_start, block_group
 
 
 @jit
