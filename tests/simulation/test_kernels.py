@@ -488,26 +488,23 @@ def test_host_histories_add_each_hosts_vms_in_index_order(compiled, monkeypatch)
     np.testing.assert_array_equal(n_valid, expected_n_valid[hosts])
 
 
-def test_past_more_refusals_than_the_search_gathers_the_numpy_order_holds():
-    """3 x TOP equally loaded hosts, the first 2 x TOP + 3 too busy for THR 0.8 once the VM is
-    added: the kernel gathers candidates three times before the guard accepts one."""
-    n, busy = 3 * TOP, 2 * TOP + 3
-    hosts = two_type_hosts(n)
-    hosts = dataclasses.replace(hosts, cpu_mips=np.full(n, 3720.0), pe_mips=np.full(n, 1860.0))
-    hosts = dataclasses.replace(hosts, power_w=np.tile(HP_PROLIANT_ML110_G4_W, (n, 1)))
-    used = np.full(n, 1860.0)
-    host_history = np.full((n, WINDOW), 0.3)
-    host_history[:busy, -1] = 0.75
+def one_vm_choices(
+    hosts: HostTable, used: np.ndarray, host_history: np.ndarray, vm_cpu: float, vm_history: float
+) -> tuple[int, int]:
+    """Where PABFD puts one VM (500 MIPS, ``vm_cpu`` requested, a flat ``vm_history``, no RAM)
+    among hosts all in use with ``used`` MIPS and ``host_history``, guarded by THR 0.8:
+    (the NumPy path's host, the kernel's)."""
+    n = used.shape[0]
     detector = ThresholdOverload(threshold=0.8)
     placer = PowerAwareBestFitDecreasing()
     case = {
         "hosts": hosts,
         "used_cpu": used,
         "used_ram": np.zeros(n),
-        "vm_cpu": np.array([200.0]),
+        "vm_cpu": np.array([vm_cpu]),
         "vm_ram": np.zeros(1),
         "vm_mips": np.array([500.0]),
-        "vm_history": np.full((1, WINDOW), 0.5),
+        "vm_history": np.full((1, WINDOW), vm_history),
         "vm_n_valid": np.array([WINDOW]),
         "vm_steps": np.ones(1),
         "host_history": host_history,
@@ -515,19 +512,30 @@ def test_past_more_refusals_than_the_search_gathers_the_numpy_order_holds():
         "steps": np.ones(n),
         "baseline": None,
     }
-    guard = guard_for(detector, NEAT, case)
     request = PlacementRequest(
-        vm_cpu_mips=case["vm_cpu"],
+        vm_cpu_mips=np.array([vm_cpu]),
         vm_ram_mb=np.zeros(1),
         used_cpu_mips=used,
         used_ram_mb=np.zeros(n),
         active=np.ones(n, dtype=np.bool_),
         allowed=np.ones(n, dtype=np.bool_),
     )
-    assert placer.place(hosts, request, guard)[0] == busy
+    expected = int(placer.place(hosts, request, guard_for(detector, NEAT, case))[0])
     arrays = pack(placer, detector, NEAT, case)
     excluded = np.zeros(n, dtype=np.bool_)
-    assert best_host(arrays, index_hosts(arrays, excluded), 0, excluded) == busy
+    return expected, best_host(arrays, index_hosts(arrays, excluded), 0, excluded)
+
+
+def test_past_more_refusals_than_the_search_gathers_the_numpy_order_holds():
+    """3 x TOP equally loaded hosts, the first 2 x TOP + 3 too busy for THR 0.8 once the VM is
+    added: the kernel gathers candidates three times before the guard accepts one."""
+    n, busy = 3 * TOP, 2 * TOP + 3
+    hosts = two_type_hosts(n)
+    hosts = dataclasses.replace(hosts, cpu_mips=np.full(n, 3720.0), pe_mips=np.full(n, 1860.0))
+    hosts = dataclasses.replace(hosts, power_w=np.tile(HP_PROLIANT_ML110_G4_W, (n, 1)))
+    host_history = np.full((n, WINDOW), 0.3)
+    host_history[:busy, -1] = 0.75
+    assert one_vm_choices(hosts, np.full(n, 1860.0), host_history, 200.0, 0.5) == (busy, busy)
 
 
 def test_a_cheaper_group_of_hosts_indexed_after_a_dearer_one_is_searched_first():
@@ -545,36 +553,9 @@ def test_a_cheaper_group_of_hosts_indexed_after_a_dearer_one_is_searched_first()
         power_w=np.where(g5[:, None], HP_PROLIANT_ML110_G5_W, HP_PROLIANT_ML110_G4_W),
     )
     used = cpu * np.where(g5, 0.92, np.where(np.arange(n) < 40, 0.15, 0.25))
-    detector = ThresholdOverload(threshold=0.8)
-    placer = PowerAwareBestFitDecreasing()
-    case = {
-        "hosts": hosts,
-        "used_cpu": used,
-        "used_ram": np.zeros(n),
-        "vm_cpu": np.array([50.0]),
-        "vm_ram": np.zeros(1),
-        "vm_mips": np.array([500.0]),
-        "vm_history": np.full((1, WINDOW), 0.1),
-        "vm_n_valid": np.array([WINDOW]),
-        "vm_steps": np.ones(1),
-        "host_history": np.full((n, WINDOW), 0.3),
-        "host_n_valid": np.full(n, WINDOW),
-        "steps": np.ones(n),
-        "baseline": None,
-    }
-    request = PlacementRequest(
-        vm_cpu_mips=case["vm_cpu"],
-        vm_ram_mb=np.zeros(1),
-        used_cpu_mips=used,
-        used_ram_mb=np.zeros(n),
-        active=np.ones(n, dtype=np.bool_),
-        allowed=np.ones(n, dtype=np.bool_),
-    )
-    expected = placer.place(hosts, request, guard_for(detector, NEAT, case))[0]
+    expected, chosen = one_vm_choices(hosts, used, np.full((n, WINDOW), 0.3), 50.0, 0.1)
     assert g5[expected]
-    arrays = pack(placer, detector, NEAT, case)
-    excluded = np.zeros(n, dtype=np.bool_)
-    assert best_host(arrays, index_hosts(arrays, excluded), 0, excluded) == expected
+    assert chosen == expected
 
 
 def allocation_case(seed: int) -> tuple[np.ndarray, ...]:
