@@ -43,8 +43,8 @@ def _term(
     """``a'[i]``, ``a'[i] * b[i]`` or ``a'[i] * b[i] * c[i]`` for 1, 2 or 3 ``factors``, ``a' = a - shift``.
 
     Reads ``b[i]`` and ``c[i]`` whatever ``factors`` is (callers pass ``a`` for a factor they do
-    not use) and picks among scalars: an array read under a branch made numba count references to
-    the arrays at every call, a call then costing 30 ns instead of 1.
+    not use) and picks among scalars: with the array reads under branches, a call cost about 30 ns
+    instead of 1, and LR's row check 325 ns instead of 79.
     """
     term = a[i] - shift
     with_b = term * b[i]
