@@ -26,8 +26,10 @@ is the fewest hosts whose RAM holds ``M`` (largest RAM first).
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -110,6 +112,51 @@ def _g(envelope: tuple[float, ...], u: float) -> float:
     return float(np.interp(min(max(u, 0.0), 1.0), _POINTS, envelope))
 
 
+class _KindArrays(NamedTuple):
+    """A :data:`HostKinds` as the arrays :func:`lower_bound_power` reads (n_kinds,), and its
+    envelopes' pieces in increasing order of slope (n_kinds * 10,)."""
+
+    capacity: NDArray[np.float64]
+    host_count: NDArray[np.int64]
+    envelope: NDArray[np.float64]
+    ram: NDArray[np.float64]
+    sleep: NDArray[np.float64]
+    asleep_w: float
+    total_capacity: float
+    total_ram: float
+    full_power_w: float
+    kind_of_piece: NDArray[np.intp]
+    piece_capacity: NDArray[np.float64]
+    piece_slope: NDArray[np.float64]
+
+
+@functools.lru_cache(maxsize=16)
+def _kind_arrays(kinds: HostKinds) -> _KindArrays:
+    """The arrays of ``kinds``, made once per run (a bound is computed at every step)."""
+    capacity = np.array([k[0] for k in kinds])
+    count = np.array([k[1] for k in kinds])
+    envelope = np.array([k[2] for k in kinds])  # (n_kinds, 11)
+    ram = np.array([k[3] for k in kinds])
+    sleep = np.array([k[4] for k in kinds])
+    slope_w_per_mips = np.diff(envelope, axis=1) / (capacity[:, None] / 10.0)  # (n_kinds, 10)
+    order = np.argsort(slope_w_per_mips.ravel(), kind="stable")
+    kind_of_piece = np.repeat(np.arange(len(kinds)), 10)[order]
+    return _KindArrays(
+        capacity=capacity,
+        host_count=count,
+        envelope=envelope,
+        ram=ram,
+        sleep=sleep,
+        asleep_w=float((sleep * count).sum()),  # every host off draws its sleep power
+        total_capacity=float((capacity * count).sum()),
+        total_ram=float((ram * count).sum()),
+        full_power_w=float((envelope[:, -1] * count).sum()),
+        kind_of_piece=kind_of_piece,
+        piece_capacity=capacity[kind_of_piece] / 10.0,
+        piece_slope=slope_w_per_mips.ravel()[order],
+    )
+
+
 def lower_bound_power(demand_mips: float, kinds: HostKinds, demand_ram_mb: float = 0.0) -> tuple[float, int]:
     """(minimum power in W, hosts on) to carry ``demand_mips`` (and ``demand_ram_mb``) on ``kinds``.
 
@@ -122,14 +169,10 @@ def lower_bound_power(demand_mips: float, kinds: HostKinds, demand_ram_mb: float
     """
     if demand_mips <= 0 and demand_ram_mb <= 0:
         return float(sum(k[4] * k[1] for k in kinds)), 0
-    capacity = np.array([k[0] for k in kinds])
-    count = np.array([k[1] for k in kinds])
-    envelope = np.array([k[2] for k in kinds])  # (n_kinds, 11)
-    ram = np.array([k[3] for k in kinds])
-    sleep = np.array([k[4] for k in kinds])
-    asleep_w = float((sleep * count).sum())  # every host off draws its sleep power
-    if demand_mips >= float((capacity * count).sum()) or demand_ram_mb >= float((ram * count).sum()):
-        return float((envelope[:, -1] * count).sum()), int(count.sum())  # everything on, at full power
+    arrays = _kind_arrays(kinds)
+    capacity, count, envelope, ram = arrays.capacity, arrays.host_count, arrays.envelope, arrays.ram
+    if demand_mips >= arrays.total_capacity or demand_ram_mb >= arrays.total_ram:
+        return arrays.full_power_w, int(count.sum())  # everything on, at full power
 
     def needed(cpu: float, mem: float, k: int) -> int:
         return int(max(np.ceil(cpu / capacity[k]), np.ceil(mem / ram[k]) if mem > 0 else 0, 0))
@@ -154,12 +197,10 @@ def lower_bound_power(demand_mips: float, kinds: HostKinds, demand_ram_mb: float
         spare_ram = (ram_room - ram[k] >= demand_ram_mb - 1e-9) if np.isfinite(ram[k]) else True
         redundant |= (hosts_on[:, k] > 0) & spare_cpu & spare_ram
     hosts_on = hosts_on[~redundant]
-    slope_w_per_mips = np.diff(envelope, axis=1) / (capacity[:, None] / 10.0)  # (n_kinds, 10)
-    order = np.argsort(slope_w_per_mips.ravel(), kind="stable")
-    kind_of_piece = np.repeat(np.arange(n_kinds), 10)[order]
-    piece_mips = hosts_on[:, kind_of_piece] * (capacity[kind_of_piece] / 10.0)  # (n_combos, n_pieces)
+    kind_of_piece = arrays.kind_of_piece
+    piece_mips = hosts_on[:, kind_of_piece] * arrays.piece_capacity  # (n_combos, n_pieces)
     before = np.cumsum(piece_mips, axis=1) - piece_mips
     poured = np.clip(demand_mips - before, 0.0, piece_mips)
-    power = hosts_on @ (envelope[:, 0] - sleep) + poured @ slope_w_per_mips.ravel()[order] + asleep_w
+    power = hosts_on @ (envelope[:, 0] - arrays.sleep) + poured @ arrays.piece_slope + arrays.asleep_w
     best = int(np.argmin(power))
     return float(power[best]), int(hosts_on[best].sum())
