@@ -216,11 +216,8 @@ class _Run:
         assert self.ledger_state is not None
         snapshot = self.ledger_state
         u_now = sim.utilization_at(now)
-        if sim.mode.destroy_idle_vms:
-            # CloudSim removes every VM requesting 0 MIPS at an update, before the decision
-            idle = (u_now == 0) & (compute.vm_host >= 0)
-            idle[compute.migrating()] = False
-            compute.destroy(idle)
+        if sim.mode.destroy_idle_vms:  # at an update, before the decision
+            self.destroy_idle_vms(u_now, compute.migrating())
         self.vm_history[:, :-1] = self.vm_history[:, 1:]
         self.vm_history[:, -1] = u_now
         self.vm_n_valid = np.minimum(self.vm_n_valid + 1, HISTORY_WINDOW)
@@ -377,11 +374,16 @@ class _Run:
         self.accounting_s += time.perf_counter() - t0
 
     def after_completions(self, time_s: float, in_flight: IntArray) -> None:
-        sim, compute = self.sim, self.compute
-        if sim.mode.destroy_idle_vms:  # VMs still migrating are spared
-            idle = (sim.utilization_at(time_s) == 0) & (compute.vm_host >= 0)
-            idle[in_flight] = False
-            compute.destroy(idle)
+        if self.sim.mode.destroy_idle_vms:
+            self.destroy_idle_vms(self.sim.utilization_at(time_s), in_flight)
+
+    def destroy_idle_vms(self, utilization: FloatArray, in_flight: IntArray) -> None:
+        """CloudSim's rule: remove for good every VM on a host whose ``utilization`` (n_vms,) is 0,
+        but those still migrating (``in_flight``)."""
+        compute = self.compute
+        idle = (utilization == 0) & (compute.vm_host >= 0)
+        idle[in_flight] = False
+        compute.destroy(idle)
 
     def tick(self, time_s: float) -> None:
         self.observe(self.ticks_seen, decide_now=False)
