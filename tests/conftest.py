@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,6 +10,14 @@ import pytest
 
 from neat.db import migrate
 from neat.db.store import Store
+
+
+@pytest.fixture(autouse=True)
+def _collector_unfrozen() -> Iterator[None]:
+    """`neat simulate` freezes the collector's objects, which in its own process live until exit;
+    in the test process, give them back to the collector after each test."""
+    yield
+    gc.unfreeze()
 
 
 @pytest.fixture

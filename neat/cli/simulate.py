@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
 import json
 import shutil
 import sys
@@ -208,6 +209,11 @@ def _simulate_and_write(
     failed: list[tuple[str, str]] = []
     show_progress = not quiet and sys.stderr.isatty()
     say = (lambda message: None) if quiet else (lambda message: click.echo(f"neat: {message}", err=True))
+    # What is loaded by now (modules, traces) lives until the process ends, and so do the kernels
+    # the first run loads: frozen, Python's collector no longer scans them at each full collection,
+    # nor frees them one by one at exit. Measured on a cloudsim day (lr-mmt-1.2): exit from 0.30 s
+    # to 0.12 s with this freeze, to 0.04 s with the one after the runs; the runs about 0.1 s shorter.
+    gc.freeze()
     with compilation_notice(say):
         for policy in parsed:
             try:
@@ -232,6 +238,7 @@ def _simulate_and_write(
             results.append(result)
             if as_json:
                 click.echo(json.dumps(result.summary()))
+    gc.freeze()
     if not results:
         return failed
     if not as_json:

@@ -6,6 +6,7 @@ simulation takes well under a second.
 
 from __future__ import annotations
 
+import gc
 import json
 import subprocess
 import sys
@@ -91,6 +92,14 @@ def test_json_one_object_per_policy(json_run: Result) -> None:
         assert set(r) >= SUMMARY_KEYS
         assert (r["mode"], r["vms"], r["hosts"], r["steps"]) == ("neat", 60, 20, 287)
     assert json_run.stderr == ""
+
+
+def test_simulate_leaves_what_it_loaded_to_the_end_of_the_process(scenario_file: Path) -> None:
+    """The modules, traces and kernels are frozen out of the collector's scans (and its work at exit)."""
+    gc.unfreeze()
+    result = small_run(scenario_file, "--policy", "dvfs")
+    assert result.exit_code == 0, result.output
+    assert gc.get_freeze_count() > 0
 
 
 def test_json_metrics_are_fractions(json_run: Result) -> None:
