@@ -52,6 +52,7 @@ def _kernel_cache(func: Callable[..., Any], stamp: Callable[[], str]) -> Any:
     internals are not the ones expected (the caller then uses numba's own)."""
     try:
         from numba.core.caching import CompileResultCacheImpl, FunctionCache, InTreeCacheLocator
+        from numba.core.runtime import rtsys
     except ImportError:  # pragma: no cover
         return None
 
@@ -64,6 +65,15 @@ def _kernel_cache(func: Callable[..., Any], stamp: Callable[[], str]) -> Any:
 
     class KernelCache(FunctionCache):
         _impl_class = Impl
+
+        def load_overload(self, sig: Any, target_context: Any) -> Any:
+            # numba's own first refreshes the target context, which imports and installs all of
+            # numba's lowering (0.13-0.17 s in a fresh process, at the first kernel loaded). Compiled
+            # code needs only the runtime it calls; on a cache miss numba compiles, and compiling
+            # refreshes the context itself.
+            rtsys.initialize(target_context)
+            with self._guard_against_spurious_io_errors():
+                return self._load_overload(sig, target_context)
 
     try:
         return KernelCache(func)
