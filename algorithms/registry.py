@@ -26,13 +26,21 @@ class UnknownPluginError(LookupError):
     """No plug-in of that name in that role."""
 
 
+@cache
+def _installed_entry_points() -> Any:
+    """The entry points of every installed distribution, read once: each read scans them all (about
+    4 ms with a hundred distributions installed, and a simulation reads four groups). Python 3.11
+    gives them as SelectableGroups, later versions as EntryPoints; both select by group."""
+    return entry_points()
+
+
 def entry_point_values(group: str) -> dict[str, str]:
     """Map of name -> ``module:attribute`` of the entry points of ``group``, sorted by name, none imported.
 
     The one registry mechanism of the project: the algorithms' roles here, neat's power drivers
     (group ``neat.power``) alike.
     """
-    return dict(sorted((ep.name, ep.value) for ep in entry_points(group=group)))
+    return dict(sorted((ep.name, ep.value) for ep in _installed_entry_points().select(group=group)))
 
 
 @cache
@@ -41,7 +49,7 @@ def available(role: str) -> dict[str, type[Plugin]]:
     if role not in GROUPS:
         raise UnknownPluginError(f"unknown role {role!r}; expected one of {sorted(GROUPS)}")
     found: dict[str, type[Plugin]] = {}
-    for ep in entry_points(group=GROUPS[role]):
+    for ep in _installed_entry_points().select(group=GROUPS[role]):
         found[ep.name] = ep.load()
     return dict(sorted(found.items()))
 
