@@ -47,9 +47,9 @@ def kernel_sources_stamp(folders: tuple[Path, ...]) -> str:
     return digest.hexdigest()
 
 
-def _kernel_cache(func: Callable[..., Any], stamp: Callable[[], str]) -> Any:
-    """numba's function cache for ``func``, stamped with ``stamp()``; None if this numba's caching
-    internals are not the ones expected (the caller then uses numba's own)."""
+def _kernel_cache_class(stamp: Callable[[], str]) -> Any:
+    """A numba function cache whose entries are stamped with ``stamp()``; None if this numba's
+    caching internals are not the ones expected (kernels then use numba's own cache)."""
     try:
         from numba.core.caching import CompileResultCacheImpl, FunctionCache, InTreeCacheLocator
         from numba.core.runtime import rtsys
@@ -75,10 +75,7 @@ def _kernel_cache(func: Callable[..., Any], stamp: Callable[[], str]) -> Any:
             with self._guard_against_spurious_io_errors():
                 return self._load_overload(sig, target_context)
 
-    try:
-        return KernelCache(func)
-    except Exception:  # pragma: no cover - e.g. a read-only source tree
-        return None
+    return KernelCache
 
 
 def _compile_unliterally(dispatcher: Any) -> None:
@@ -113,17 +110,21 @@ def kernel_jit(*folders: Path) -> Callable[[F], F]:
             stamp_value.append(kernel_sources_stamp(folders))
         return stamp_value[0]
 
+    cache_class = _kernel_cache_class(stamp) if numba is not None else None
+
     def decorate(func: F) -> F:
         if numba is None:  # pragma: no cover
             return func
         # error_model="numpy": a float division by zero gives inf or NaN, as in the NumPy paths,
         # instead of raising; under Python's model, PABFD's pricing of a host (a helper that
         # divides) cost about 33 ns a call instead of 8
-        dispatcher = numba.njit(cache=True, nogil=True, error_model="numpy")(func)
+        dispatcher = numba.njit(nogil=True, error_model="numpy")(func)
         _compile_unliterally(dispatcher)
-        kernel_cache = _kernel_cache(func, stamp)
-        if kernel_cache is not None and hasattr(dispatcher, "_cache"):
-            dispatcher._cache = kernel_cache
+        if hasattr(dispatcher, "_cache"):  # not under NUMBA_DISABLE_JIT
+            try:
+                dispatcher._cache = cache_class(func)
+            except Exception:  # pragma: no cover - no class (numba's internals changed) or a read-only
+                dispatcher.enable_caching()  # source tree: numba's own cache, which finds a user-wide folder
         return cast(F, dispatcher)
 
     return decorate
