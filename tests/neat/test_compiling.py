@@ -59,3 +59,26 @@ def test_after_warmup_the_default_simulation_compiles_nothing() -> None:
     run = CliRunner().invoke(main, ["simulate", "--json"])
     assert run.exit_code == 0, run.output
     assert run.stderr == ""
+
+
+def test_warmup_leaves_every_module_byte_compiled() -> None:
+    """Where PYTHONDONTWRITEBYTECODE is set, Python would compile them from source at every start."""
+    import importlib.util
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    import algorithms
+    import neat
+    from neat.cli import main
+
+    warmup = CliRunner().invoke(main, ["warmup", "--quiet"])
+    assert warmup.exit_code == 0, warmup.output
+    sources = [path for folder in (*neat.__path__, *algorithms.__path__) for path in Path(folder).rglob("*.py")]
+    assert len(sources) > 100
+    for source in sources:
+        compiled = Path(importlib.util.cache_from_source(str(source)))
+        assert compiled.exists(), source
+        with compiled.open("rb") as f:
+            header = f.read(16)
+        assert int.from_bytes(header[8:12], "little") == int(source.stat().st_mtime), source
