@@ -5,9 +5,10 @@ Run: ``python benchmarks/whole_process.py [--policy NAME] [--day DAY] [--repeat 
 
 Times ``neat simulate --traces planetlab:DAY --mode cloudsim --policy NAME`` as a fresh process
 (start-up, imports, loading the compiled kernels, the run and the table: what a user waits for),
-``--repeat`` times (default 5; the first run after an install also compiles the kernels, so run
-once before), and prints the fastest and the median wall time and the CPU time (user + system) of
-the child. ``--cloudsim`` runs a CloudSim 4.0 command line for the same day and policy in the same
+``--repeat`` times (default 5; ``neat warmup`` runs once before, untimed, as the README's first
+command has it: it compiles the kernels and byte-compiles the modules after an install), and
+prints the fastest and the median wall time and the CPU time (user + system) of the child.
+``--cloudsim`` runs a CloudSim 4.0 command line for the same day and policy in the same
 way, right after, so both are measured under the same load; without it, CloudSim's figures are the
 ones recorded with the reference results (``neat.traces.reference_results``: wall and user CPU
 time of one run on a shared 2-core machine) and the range reported for CloudSim 4.0's reference runs
@@ -70,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     neat += ["--policy", args.policy]
     load = os.getloadavg()
     print(f"{os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
-    timed(neat)  # compiles the kernels if the cache is cold; not counted
+    timed([sys.executable, "-m", "neat", "warmup", "--quiet"])  # not counted
     best, median, best_cpu, median_cpu = series(neat, args.repeat)
     print(f"neat simulate ({args.policy}, {args.day}, {args.repeat} runs):")
     print(summary(best, median, best_cpu, median_cpu))
