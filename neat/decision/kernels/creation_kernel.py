@@ -119,7 +119,9 @@ def create(a: RoundArrays) -> IntArray:
     for h in range(n_hosts - 1, -1, -1):
         cursor[kind[h]] = h
         members[kind[h]] += 1
-    numbered = {(-1, -1.0, -1.0): -1}  # typed by a key no class has
+    # the key (kind, used CPU, used RAM) of each class numbered after the idle ones
+    class_kind = np.empty(n_kinds + n_vms, dtype=np.intp)
+    class_used = np.empty((n_kinds + n_vms, 2))
     n_classes = n_kinds
     candidate = np.empty(n_hosts, dtype=np.intp)
     price = np.empty(n_hosts)
@@ -155,12 +157,14 @@ def create(a: RoundArrays) -> IntArray:
         a.host[h, USED_RAM] += ram
         a.host[h, ON] = 1.0
         reprice(a, h)
-        key = (kind[h], a.host[h, USED_CPU], a.host[h, USED_RAM])
-        if key in numbered:
-            c = numbered[key]
-        else:
-            c = n_classes
-            numbered[key] = c
+        used_cpu, used_ram = a.host[h, USED_CPU], a.host[h, USED_RAM]
+        c = n_kinds
+        while c < n_classes and not (
+            class_kind[c] == kind[h] and class_used[c, 0] == used_cpu and class_used[c, 1] == used_ram
+        ):
+            c += 1
+        if c == n_classes:  # a new class
+            class_kind[c], class_used[c, 0], class_used[c, 1] = kind[h], used_cpu, used_ram
             n_classes += 1
         member_of[h] = c
         if members[c] == 0 or h < cursor[c]:
