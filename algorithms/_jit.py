@@ -78,6 +78,17 @@ def _kernel_cache_class(stamp: Callable[[], str]) -> Any:
     return KernelCache
 
 
+def _cache_for(func: Callable[..., Any], cache_class: Any) -> Any:
+    """``cache_class``'s cache for ``func``; None without a class (numba's internals changed) or
+    where it cannot cache (e.g. a read-only source tree)."""
+    if cache_class is None:  # pragma: no cover
+        return None
+    try:
+        return cache_class(func)
+    except Exception:  # pragma: no cover
+        return None
+
+
 def _compile_unliterally(dispatcher: Any) -> None:
     """Make a kernel called from another kernel compile for argument types, not constant values.
 
@@ -121,10 +132,11 @@ def kernel_jit(*folders: Path) -> Callable[[F], F]:
         dispatcher = numba.njit(nogil=True, error_model="numpy")(func)
         _compile_unliterally(dispatcher)
         if hasattr(dispatcher, "_cache"):  # not under NUMBA_DISABLE_JIT
-            try:
-                dispatcher._cache = cache_class(func)
-            except Exception:  # pragma: no cover - no class (numba's internals changed) or a read-only
-                dispatcher.enable_caching()  # source tree: numba's own cache, which finds a user-wide folder
+            kernel_cache = _cache_for(func, cache_class)
+            if kernel_cache is not None:
+                dispatcher._cache = kernel_cache
+            else:  # pragma: no cover - numba's own cache, which finds a user-wide folder
+                dispatcher.enable_caching()
         return cast(F, dispatcher)
 
     return decorate
