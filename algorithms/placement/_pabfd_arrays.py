@@ -186,6 +186,13 @@ def idle(a: RoundArrays, h: int) -> bool:
 
 
 @jit
+def segment(host: FloatArray, h: int) -> int:
+    """The 10 % segment of its power table that host ``h``'s used CPU is in, 0 to 9 (the last
+    beyond full load)."""
+    return min(max(math.floor(host[h, USED_CPU] / host[h, CPU] * 10.0), 0), 9)
+
+
+@jit
 def reprice(a: RoundArrays, h: int) -> None:
     """Derive BEFORE, OFFSET, RATE_NOW, RATE_NEXT, SEGMENT_ROOM and RATE_FAR of host ``h`` from its state.
 
@@ -214,12 +221,12 @@ def reprice(a: RoundArrays, h: int) -> None:
     else:
         host[h, BEFORE] = now
     host[h, OFFSET] = now - host[h, BEFORE]
-    segment = min(max(math.floor(host[h, USED_CPU] / host[h, CPU] * 10.0), 0), 9)
-    now_w = far = table[h, segment + 1] - table[h, segment]
-    next_w = table[h, segment + 2] - table[h, segment + 1] if segment < 9 else 0.0
-    for k in range(segment + 1, 10):
+    at = segment(host, h)
+    now_w = far = table[h, at + 1] - table[h, at]
+    next_w = table[h, at + 2] - table[h, at + 1] if at < 9 else 0.0
+    for k in range(at + 1, 10):
         far = min(far, table[h, k + 1] - table[h, k])
-    room = (segment + 1) * host[h, CPU] / 10.0 - host[h, USED_CPU]
+    room = (at + 1) * host[h, CPU] / 10.0 - host[h, USED_CPU]
     if room < 0.0:  # used beyond full load, where the power is flat
         now_w, room = 0.0, 0.0
     host[h, RATE_NOW] = now_w * 10.0 / host[h, CPU]

@@ -45,6 +45,7 @@ from algorithms.placement._pabfd_arrays import (
     RoundArrays,
     idle,
     reprice,
+    segment,
 )
 
 #: Rows of ``Workspace.ints``.
@@ -65,7 +66,7 @@ ROOM_CPU, ROOM_RAM, LEAST_OFFSET, LEAST_NEAR, LEAST_FAR, LEAST_TENTH = range(6)
 #: Beyond this many classes of idle hosts, the rest are scanned one by one; beyond this many
 #: power tables, the hosts of the others are grouped together.
 MAX_CLASSES = 64
-#: Power-table segments a host's used CPU may be in (as :func:`algorithms.placement._pabfd_arrays.reprice` counts).
+#: Power-table segments a host's used CPU may be in (:func:`algorithms.placement._pabfd_arrays.segment`).
 SEGMENTS = 10
 #: Candidates a search gathers at a time, in order (the guard often refuses the cheapest few).
 TOP = 32
@@ -234,8 +235,7 @@ def _classify(a: RoundArrays, excluded: BoolArray, ints: IntArray, key_of: IntAr
                 n_classes += 1
         if class_of[h] < 0:
             in_scan[h] = 1
-            segment = min(max(math.floor(a.host[h, USED_CPU] / a.host[h, CPU] * 10.0), 0), SEGMENTS - 1)
-            key_of[h] = table_number[h] * SEGMENTS + segment
+            key_of[h] = table_number[h] * SEGMENTS + segment(a.host, h)
             key_count[key_of[h]] += 1
         else:
             start[class_of[h] + 1] += 1

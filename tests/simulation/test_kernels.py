@@ -513,7 +513,7 @@ def one_vm_choices(
         "baseline": None,
     }
     request = PlacementRequest(
-        vm_cpu_mips=np.array([vm_cpu]),
+        vm_cpu_mips=case["vm_cpu"],
         vm_ram_mb=np.zeros(1),
         used_cpu_mips=used,
         used_ram_mb=np.zeros(n),
