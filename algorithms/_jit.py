@@ -66,7 +66,7 @@ def _kernel_cache_class(stamp: Callable[[], str]) -> Any:
         def reduce(self, cres: Any) -> Any:
             libdata, *rest = super().reduce(cres)
             name, kind, data = libdata
-            if kind != "object":  # pragma: no cover - numba caches CPU code as object code
+            if kind != "object" or len(rest) != _REBUILD_FIELDS:  # pragma: no cover - another numba
                 return (libdata, *rest)
             return ((name, _OBJECT_AND_SYMBOLS, (*data, _defined_names(cres.library))), *rest)
 
@@ -92,6 +92,9 @@ def _kernel_cache_class(stamp: Callable[[], str]) -> Any:
 
 #: The kind of a cached library that also lists the symbols it defines (see :func:`_load_library`).
 _OBJECT_AND_SYMBOLS = "object+symbols"
+#: What numba's compile result reduces to besides its library (:func:`_rebuild`'s arguments); a
+#: numba that reduces to more or fewer keeps its own format. Its cache index is per numba version.
+_REBUILD_FIELDS = 8
 
 
 def _defined_names(library: Any) -> tuple[str, ...]:
