@@ -73,8 +73,12 @@ class Simulation:
         vm_type = scenario.vm_type_index(traces.n_vms, traces.names)
         self.vm_mips = np.array([scenario.vm_types[k].mips for k in vm_type], dtype=np.float64)
         self.vm_ram_mb = np.array([scenario.vm_types[k].ram_mb for k in vm_type], dtype=np.float64)
-        # the sample after the last closes the day at the last value
-        self.samples = np.concatenate([traces.utilization, traces.utilization[:, -1:]], axis=1)
+        # by instant, (n_steps + 1, n_vms): the accounting reads every VM at one instant, a row; the
+        # sample after the last closes the day at the last value
+        n_steps = traces.utilization.shape[1]
+        self.samples = np.empty((n_steps + 1, traces.n_vms))
+        self.samples[:n_steps] = traces.utilization.T
+        self.samples[n_steps] = traces.utilization[:, -1]
         self.n_vms = traces.n_vms
         self.n_hosts = self.hosts.cpu_mips.shape[0]
         self.host_bandwidth_mbit_s = scenario.host_bandwidth_mbit_s()
@@ -97,14 +101,14 @@ class Simulation:
     def _utilization_at(self, time_s: float) -> FloatArray:
         position = time_s / self.interval_s
         low = int(np.floor(position))
-        if low >= self.samples.shape[1] - 1:
-            return self.samples[:, -1].copy()
-        u0 = self.samples[:, low]
+        if low >= self.samples.shape[0] - 1:
+            return self.samples[-1].copy()
+        u0 = self.samples[low]
         if time_s % self.interval_s == 0:
             return u0.copy()
         # UtilizationModelPlanetLabInMemory's order of operations
         high = int(np.ceil(position))
-        delta = (self.samples[:, high] - u0) / ((high - low) * self.interval_s)
+        delta = (self.samples[high] - u0) / ((high - low) * self.interval_s)
         result: FloatArray = u0 + delta * (time_s - low * self.interval_s)
         return result
 
@@ -182,6 +186,7 @@ class _Run:
         self.accounting = Accounting(sim.n_hosts, sim.n_vms, sim.hosts.power_w, sleep_fraction=costs.sleep_fraction)
         self.power_states = costs.power_states
         self.vm_history = np.zeros((sim.n_vms, HISTORY_WINDOW))
+        self._spare_history = np.zeros_like(self.vm_history)  # the next step's, written from this one
         self.vm_n_valid = np.zeros(sim.n_vms, dtype=np.intp)
         self.detector_state: Any = None
         # the ledger: the state at ledger_time (before its changes until recorded)
@@ -218,8 +223,11 @@ class _Run:
         u_now = sim.utilization_at(now)
         if sim.mode.destroy_idle_vms:  # at an update, before the decision
             self.destroy_idle_vms(u_now, compute.migrating())
-        self.vm_history[:, :-1] = self.vm_history[:, 1:]
-        self.vm_history[:, -1] = u_now
+        # shifted into the spare: in place, NumPy would copy the overlapping rows to a temporary first
+        history, self._spare_history = self._spare_history, self.vm_history
+        history[:, :-1] = self.vm_history[:, 1:]
+        history[:, -1] = u_now
+        self.vm_history = history
         self.vm_n_valid = np.minimum(self.vm_n_valid + 1, HISTORY_WINDOW)
         alive = compute.vm_host >= 0  # CloudSim mode destroys idle VMs: they carry no demand any more
         demand = float((u_now * sim.vm_mips)[alive].sum())
