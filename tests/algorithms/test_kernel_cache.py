@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -62,8 +62,6 @@ print(json.dumps({
 
 
 def _run(lib: Path, app: Path) -> dict[str, object]:
-    import json
-
     script = app.parent / "run.py"
     script.write_text(RUN)
     done = subprocess.run(
@@ -78,12 +76,12 @@ def test_a_cached_kernel_loads_and_links_into_a_kernel_compiled_later(tmp_path: 
     lib.mkdir()
     app.mkdir()
     (lib / "callee.py").write_text(CALLEE)
-    (app / "caller.py").write_text(textwrap.dedent(CALLER.format(offset=1.0)))
+    (app / "caller.py").write_text(CALLER.format(offset=1.0))
     first = _run(lib, app)  # both compile and are cached
     assert (first["alone"], first["linked"], first["twice_loaded"]) == (6.0, 7.0, 0)
 
     # the caller's source changes: it compiles again, against the callee loaded from the cache
-    (app / "caller.py").write_text(textwrap.dedent(CALLER.format(offset=10.0)))
+    (app / "caller.py").write_text(CALLER.format(offset=10.0))
     second = _run(lib, app)
     assert second["twice_loaded"] == 1
     assert second["caller_compiled"] == 1
