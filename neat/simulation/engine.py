@@ -224,10 +224,10 @@ class _Run:
         if sim.mode.destroy_idle_vms:  # at an update, before the decision
             self.destroy_idle_vms(u_now, compute.migrating())
         # shifted into the spare: in place, NumPy would copy the overlapping rows to a temporary first
-        history, self._spare_history = self._spare_history, self.vm_history
+        history = self._spare_history
         history[:, :-1] = self.vm_history[:, 1:]
         history[:, -1] = u_now
-        self.vm_history = history
+        self.vm_history, self._spare_history = history, self.vm_history
         self.vm_n_valid = np.minimum(self.vm_n_valid + 1, HISTORY_WINDOW)
         alive = compute.vm_host >= 0  # CloudSim mode destroys idle VMs: they carry no demand any more
         demand = float((u_now * sim.vm_mips)[alive].sum())
